@@ -1,0 +1,133 @@
+# cython: language_level=3
+"""The compiled core of fastad: tape, Var proxy, operation table, sweeps.
+
+Design
+======
+
+Entry layout
+    A tape is a structure of arrays, one entry per elementary operation:
+    ``ops`` (uint8 opcode), ``arg0`` and ``arg1`` (int32 operand indices) and
+    ``values`` (float64): 17 bytes an entry. Constant operands live in a
+    separate pool of float64 and the entry names them by pool index, so
+    only entries that use a constant pay its 8 bytes. An array of structs
+    would pad the opcode to 24 bytes; storing local partials at record time
+    (ReverseDiff.jl) would add 16 bytes to every binary entry and replay
+    must recompute them anyway, so the sweeps recompute partials from the
+    stored values. The reverse sweep adds one float64 adjoint per entry.
+    Indices are 32-bit: a tape holds at most 2**31 - 1 entries and says so
+    when full. Arrays grow by doubling; every allocation is checked.
+
+Opcode table (_ops.pxi)
+    One enum: the input entry, the unary operations, then each binary
+    operation as three consecutive opcodes by operand kind,
+    variable-variable, variable-constant and constant-variable (CppAD's
+    scheme; reflected operators such as ``2 - x`` or ``2 ** x`` get their
+    own opcode instead of extra entries). ``unary_rule`` and
+    ``binary_rule`` give, on one line per operation, the value and the
+    partial derivatives; they are inlined with constant arguments into the
+    recording path and the sweeps, so there is one definition of every
+    rule. A test runs every opcode in every operand order.
+
+Recording
+    ``Var`` is a final ``cdef class`` outside the cyclic garbage collector
+    (it references only its tape, which references no Var) with a
+    freelist. An operator checks the other operand's type (Var, exact
+    float, exact int first), checks that the tape is recording in this
+    thread, computes the value with the forward rule, pushes one entry and
+    returns one new Var. Anything else (subclasses, NumPy scalars, arrays)
+    goes to a slow path.
+
+Per-thread tape stack
+    Each thread has a stack of recording tapes (``threading.local``). A
+    tape records in the thread that opened it; a Var of a finished tape,
+    of another thread's tape or of an unrelated tape raises ``TapeError``.
+    A transform inside a transform (nesting) sees two recording tapes of
+    the same thread: until nested differentiation is built that raises
+    ``NotImplementedError``. The intended design: record the inner
+    function on its own tape, write its adjoint computation out as
+    ordinary entries and splice them onto the outer tape.
+
+NumPy dispatch
+    ``Var`` sets ``__array_priority__`` and no ``__array_ufunc__``, so a
+    NumPy scalar or array on the left of an operator returns
+    NotImplemented and Python calls the Var's reflected method: ``W[i, j]
+    * x[j]`` takes the fast float path. ufuncs applied to Vars or object
+    arrays use NumPy's object loops, which call the Var's methods
+    (``v.sin()``), its operators and ``math.floor`` (``__floor__``).
+
+GIL policy
+    Recording holds the GIL (it makes Python objects). The sweeps are
+    ``noexcept nogil`` C loops over raw pointers and release the GIL for
+    tapes longer than NOGIL_MIN_ENTRIES, where that pays for itself.
+
+Complex values (planned)
+    A complex Var will be a pair of real entries (real and imaginary part)
+    with the complex rules expanded into real operations at record time,
+    so the entry layout, opcode table and sweeps stay real and every
+    later sweep (forward, replay, second order) works on complex input
+    unchanged.
+
+Replay (planned)
+    A forward sweep re-evaluates the entries with the same inlined rules;
+    the build uses -ffp-contract=off so a replayed value equals the
+    recorded one bit for bit.
+"""
+
+cimport cython
+import numpy as np
+cimport numpy as cnp
+from functools import partial
+
+from fastad._types cimport index_t, op_t, value_t, count_t
+
+cnp.import_array()
+
+include "_ops.pxi"
+include "_tape.pxi"
+include "_var.pxi"
+include "_sweep.pxi"
+include "_elementwise.pxi"
+
+
+def _inputs(Tape tape, object x, str where):
+    """Record the inputs for one differentiated argument leaf.
+
+    Returns the Var (number), object array of Vars (array) or list of Vars
+    (list of numbers) standing for x, and its number of scalars.
+    """
+    if isinstance(x, np.ndarray):
+        arr = as_float_array(x, where)
+        return tape.inputs_from_array(arr), arr.size
+    if type(x) is Var:
+        raise NotImplementedError(
+            f"{where}: the argument is a fastad.Var of an enclosing transform: "
+            f"nested differentiation (grad of grad) is not supported yet")
+    return tape.new_input(as_real_number(x, where)), 1
+
+
+def _input_list(Tape tape, list values):
+    """List of new input Vars for a list of real numbers (fast path)."""
+    return tape.inputs_from_floats(values)
+
+
+def _input_gradient(Tape tape, object y, count_t n_inputs):
+    """Adjoints of the first n_inputs entries (the inputs) for output y."""
+    return tape.input_gradient(y, n_inputs)
+
+
+def _begin(Tape tape):
+    """Start recording on tape in this thread."""
+    tape.__enter__()
+
+
+def _end(Tape tape):
+    """Stop recording on tape."""
+    tape.close()
+
+
+def _is_number_list(seq):
+    """Whether seq (a list or tuple) holds only exact Python floats and ints."""
+    for item in seq:
+        if type(item) is not float and type(item) is not int:
+            return False
+    return len(seq) > 0

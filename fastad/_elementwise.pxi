@@ -1,0 +1,327 @@
+# The public elementwise functions (fastad.sin, ...) and the conversion of
+# user input to numbers. Each function maps a Var to a recorded Var, a number
+# to a float, and an array elementwise (float arrays to float arrays, object
+# arrays of Vars and numbers to object arrays), with the rules of _ops.pxi,
+# so a function evaluated on floats and on Vars gives identical values.
+
+cimport numpy as cnp
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
+
+
+# ---- conversion of user input -----------------------------------------------------
+
+cdef str describe(object x):
+    """A short description of a bad input for error messages."""
+    if isinstance(x, np.ndarray):
+        return f"a {x.dtype} array of shape {x.shape}"
+    return f"an object of type {type(x).__name__}"
+
+
+cdef object as_real_number_or_none(object x):
+    """x as a float if it is a real number (bool, int, float, NumPy real), else None."""
+    if type(x) is float:
+        return x
+    if PyFloat_Check(x) or PyLong_Check(x) or isinstance(x, (np.floating, np.integer, np.bool_)):
+        return float(x)
+    if isinstance(x, np.ndarray) and (<cnp.ndarray>x).ndim == 0 and x.dtype.kind in "biuf":
+        return float(x)
+    return None
+
+
+cdef double as_real_number(object x, str where) except? -1.0:
+    value = as_real_number_or_none(x)
+    if value is None:
+        if PyComplex_Check(x) or isinstance(x, np.complexfloating):
+            raise NotImplementedError(
+                f"{where}: complex numbers are not supported yet (complex "
+                f"support is a planned feature)")
+        raise TypeError(f"{where}: expected a real number, got {describe(x)}")
+    return value
+
+
+cdef cnp.ndarray as_float_array(object x, str where):
+    """x as a float64 array; TypeError naming what was wrong otherwise."""
+    arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
+    kind = arr.dtype.kind
+    if kind in "biuf":
+        return np.asarray(arr, dtype=np.float64)
+    if kind == "c":
+        raise NotImplementedError(
+            f"{where}: complex arrays are not supported yet (complex support "
+            f"is a planned feature)")
+    if kind == "O":
+        flat = arr.reshape(-1)
+        out = np.empty(flat.shape[0], dtype=np.float64)
+        for k in range(flat.shape[0]):
+            item = flat[k]
+            if type(item) is Var:
+                raise NotImplementedError(
+                    f"{where}: the array holds fastad.Vars of an enclosing "
+                    f"transform; nested differentiation is not supported yet")
+            value = as_real_number_or_none(item)
+            if value is None:
+                raise TypeError(
+                    f"{where}: array element {np.unravel_index(k, arr.shape)} "
+                    f"is not a real number but {describe(item)}")
+            out[k] = value
+        return out.reshape(arr.shape)
+    raise TypeError(f"{where}: expected numbers, got {describe(arr)}")
+
+
+# ---- mapping a rule over the argument --------------------------------------------
+
+cdef object map_float_array_unary(int op, cnp.ndarray x):
+    cdef cnp.ndarray src = np.ascontiguousarray(x, dtype=np.float64)
+    cdef cnp.ndarray out = np.empty_like(src)
+    cdef const double* s = <const double*>cnp.PyArray_DATA(src)
+    cdef double* d = <double*>cnp.PyArray_DATA(out)
+    cdef count_t k, n = src.size
+    with nogil:
+        for k in range(n):
+            d[k] = unary_rule(op, s[k], 0.0, False)
+    return out
+
+
+cdef object apply_unary(int op, object x):
+    if type(x) is Var:
+        return record_unary(op, <Var>x)
+    if type(x) is float:
+        return unary_rule(op, PyFloat_AS_DOUBLE(x), 0.0, False)
+    if isinstance(x, (np.ndarray, list, tuple)):
+        arr = np.asarray(x)
+        if arr.dtype == object:
+            out = np.empty(arr.shape, dtype=object)
+            out_flat = out.reshape(-1)
+            for k, item in enumerate(arr.reshape(-1)):
+                out_flat[k] = apply_unary(op, item)
+            return out
+        return map_float_array_unary(op, as_float_array(arr, OP_NAMES[op]))
+    return unary_rule(op, as_real_number(x, OP_NAMES[op]), 0.0, False)
+
+
+def _apply_binary_to_scalars(int vv_op, a, b):
+    """One element of a binary function (the object-array loop's callback)."""
+    if type(a) is Var:
+        return record_binary_scalar(vv_op, <Var>a, b, False)
+    if type(b) is Var:
+        return record_binary_scalar(vv_op, <Var>b, a, True)
+    name = OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]
+    return binary_rule(vv_op, as_real_number(a, name), as_real_number(b, name), 0.0, VALUE)
+
+
+cdef object record_binary_scalar(int vv_op, Var x, object other, bint reflected):
+    if type(other) is not Var:
+        name = OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]
+        return record_with_constant(vv_op, x, as_real_number(other, name), reflected)
+    if reflected:
+        return record_binary(vv_op, <Var>other, x, False)
+    return record_binary(vv_op, x, other, False)
+
+
+cdef object apply_binary(int vv_op, object a, object b):
+    cdef cnp.ndarray fa, fb, out
+    cdef const double* pa
+    cdef const double* pb
+    cdef double* po
+    cdef count_t k, n
+    if isinstance(a, (np.ndarray, list, tuple)) or isinstance(b, (np.ndarray, list, tuple)):
+        arr_a = np.asarray(a) if not type(a) is Var else np.asarray(a, dtype=object)
+        arr_b = np.asarray(b) if not type(b) is Var else np.asarray(b, dtype=object)
+        if arr_a.dtype == object or arr_b.dtype == object:
+            return np.frompyfunc(partial(_apply_binary_to_scalars, vv_op), 2, 1)(arr_a, arr_b)
+        name = OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]
+        fa, fb = np.broadcast_arrays(as_float_array(arr_a, name), as_float_array(arr_b, name))
+        fa = np.ascontiguousarray(fa)
+        fb = np.ascontiguousarray(fb)
+        out = np.empty_like(fa)
+        pa = <const double*>cnp.PyArray_DATA(fa)
+        pb = <const double*>cnp.PyArray_DATA(fb)
+        po = <double*>cnp.PyArray_DATA(out)
+        n = out.size
+        with nogil:
+            for k in range(n):
+                po[k] = binary_rule(vv_op, pa[k], pb[k], 0.0, VALUE)
+        return out
+    return _apply_binary_to_scalars(vv_op, a, b)
+
+
+# ---- the public functions ------------------------------------------------------------
+# One line each; the shared Parameters/Returns section is appended below.
+
+def sin(x):
+    """Sine, elementwise; derivative cos(x)."""
+    return apply_unary(OP_SIN, x)
+
+def cos(x):
+    """Cosine, elementwise; derivative -sin(x)."""
+    return apply_unary(OP_COS, x)
+
+def tan(x):
+    """Tangent, elementwise; derivative 1 + tan(x)**2."""
+    return apply_unary(OP_TAN, x)
+
+def arcsin(x):
+    """Inverse sine, elementwise; derivative 1/sqrt(1 - x**2)."""
+    return apply_unary(OP_ARCSIN, x)
+
+def arccos(x):
+    """Inverse cosine, elementwise; derivative -1/sqrt(1 - x**2)."""
+    return apply_unary(OP_ARCCOS, x)
+
+def arctan(x):
+    """Inverse tangent, elementwise; derivative 1/(1 + x**2)."""
+    return apply_unary(OP_ARCTAN, x)
+
+def sinh(x):
+    """Hyperbolic sine, elementwise; derivative cosh(x)."""
+    return apply_unary(OP_SINH, x)
+
+def cosh(x):
+    """Hyperbolic cosine, elementwise; derivative sinh(x)."""
+    return apply_unary(OP_COSH, x)
+
+def tanh(x):
+    """Hyperbolic tangent, elementwise; derivative 1 - tanh(x)**2."""
+    return apply_unary(OP_TANH, x)
+
+def arcsinh(x):
+    """Inverse hyperbolic sine, elementwise; derivative 1/sqrt(x**2 + 1)."""
+    return apply_unary(OP_ARCSINH, x)
+
+def arccosh(x):
+    """Inverse hyperbolic cosine, elementwise; derivative 1/sqrt(x**2 - 1)."""
+    return apply_unary(OP_ARCCOSH, x)
+
+def arctanh(x):
+    """Inverse hyperbolic tangent, elementwise; derivative 1/(1 - x**2)."""
+    return apply_unary(OP_ARCTANH, x)
+
+def exp(x):
+    """Exponential, elementwise; derivative exp(x)."""
+    return apply_unary(OP_EXP, x)
+
+def exp2(x):
+    """2**x, elementwise; derivative log(2) * 2**x."""
+    return apply_unary(OP_EXP2, x)
+
+def expm1(x):
+    """exp(x) - 1, accurate near 0, elementwise; derivative exp(x)."""
+    return apply_unary(OP_EXPM1, x)
+
+def log(x):
+    """Natural logarithm, elementwise; derivative 1/x (log(0) = -inf, log(-1) = nan)."""
+    return apply_unary(OP_LOG, x)
+
+def log2(x):
+    """Base-2 logarithm, elementwise; derivative 1/(x log 2)."""
+    return apply_unary(OP_LOG2, x)
+
+def log10(x):
+    """Base-10 logarithm, elementwise; derivative 1/(x log 10)."""
+    return apply_unary(OP_LOG10, x)
+
+def log1p(x):
+    """log(1 + x), accurate near 0, elementwise; derivative 1/(1 + x)."""
+    return apply_unary(OP_LOG1P, x)
+
+def sqrt(x):
+    """Square root, elementwise; derivative 1/(2 sqrt(x)), inf at 0."""
+    return apply_unary(OP_SQRT, x)
+
+def cbrt(x):
+    """Cube root, elementwise; derivative 1/(3 cbrt(x)**2), inf at 0."""
+    return apply_unary(OP_CBRT, x)
+
+def square(x):
+    """x**2, elementwise; derivative 2x."""
+    return apply_unary(OP_SQUARE, x)
+
+def abs(x):
+    """Absolute value, elementwise; derivative sign(x), 0 at 0."""
+    return apply_unary(OP_ABS, x)
+
+def sign(x):
+    """Sign (-1, 0 or 1; nan for nan), elementwise; derivative 0."""
+    return apply_unary(OP_SIGN, x)
+
+def floor(x):
+    """Floor, elementwise; derivative 0."""
+    return apply_unary(OP_FLOOR, x)
+
+def ceil(x):
+    """Ceiling, elementwise; derivative 0."""
+    return apply_unary(OP_CEIL, x)
+
+def erf(x):
+    """Error function, elementwise; derivative 2/sqrt(pi) exp(-x**2)."""
+    return apply_unary(OP_ERF, x)
+
+def erfc(x):
+    """Complementary error function, elementwise; derivative -2/sqrt(pi) exp(-x**2)."""
+    return apply_unary(OP_ERFC, x)
+
+def sigmoid(x):
+    """Logistic sigmoid 1/(1 + exp(-x)), elementwise; derivative s(1 - s)."""
+    return apply_unary(OP_SIGMOID, x)
+
+def arctan2(y, x):
+    """Angle of the point (x, y), elementwise with broadcasting."""
+    return apply_binary(OP_ATAN2_VV, y, x)
+
+def hypot(x, y):
+    """sqrt(x**2 + y**2) without overflow, elementwise with broadcasting."""
+    return apply_binary(OP_HYPOT_VV, x, y)
+
+def power(x, y):
+    """x**y, elementwise with broadcasting."""
+    return apply_binary(OP_POW_VV, x, y)
+
+def maximum(x, y):
+    """Larger of x and y, elementwise; nan propagates, ties take x."""
+    return apply_binary(OP_MAXIMUM_VV, x, y)
+
+def minimum(x, y):
+    """Smaller of x and y, elementwise; nan propagates, ties take x."""
+    return apply_binary(OP_MINIMUM_VV, x, y)
+
+def logaddexp(x, y):
+    """log(exp(x) + exp(y)) without overflow, elementwise with broadcasting."""
+    return apply_binary(OP_LOGADDEXP_VV, x, y)
+
+
+_UNARY_DOC = """
+
+    Parameters
+    ----------
+    x : Var, float, int or array_like
+        A Var, a real number, or an array (float, or object holding Vars
+        and numbers).
+
+    Returns
+    -------
+    Var, float or numpy.ndarray
+        A recorded Var for a Var, a float for a number, a float array for a
+        float array, an object array for an object array.
+    """
+
+_BINARY_DOC = """
+
+    Parameters
+    ----------
+    x, y : Var, float, int or array_like
+        Vars, real numbers or arrays; arrays broadcast as in NumPy.
+
+    Returns
+    -------
+    Var, float or numpy.ndarray
+        A recorded Var if an argument is a Var, a float for two numbers, an
+        array if an argument is an array (object if it holds Vars).
+    """
+
+for _f in (sin, cos, tan, arcsin, arccos, arctan, sinh, cosh, tanh, arcsinh,
+           arccosh, arctanh, exp, exp2, expm1, log, log2, log10, log1p, sqrt,
+           cbrt, square, abs, sign, floor, ceil, erf, erfc, sigmoid):
+    _f.__doc__ += _UNARY_DOC
+for _f in (arctan2, hypot, power, maximum, minimum, logaddexp):
+    _f.__doc__ += _BINARY_DOC
+del _f

@@ -1,0 +1,419 @@
+# The tape: growable C arrays of entries and of pooled constants, the
+# per-thread stack of active tapes, and the private hooks that let tests
+# reach the allocation-failure and tape-full paths.
+
+from libc.stdlib cimport malloc, realloc, calloc, free
+from libc.string cimport memcpy
+from libc.stdint cimport INT32_MAX
+from cpython.pythread cimport PyThread_get_thread_ident
+import threading
+
+# A new tape starts with room for this many entries and doubles from there.
+cdef count_t INITIAL_CAPACITY = 256
+
+# Bytes of the tape per entry: opcode, two operands and the value. A pooled
+# constant adds 8 bytes to the entry that uses it.
+cdef count_t ENTRY_BYTES = sizeof(op_t) + 2 * sizeof(index_t) + sizeof(value_t)
+
+
+class FastADError(Exception):
+    """Base class of the errors that fastad raises itself."""
+
+
+class TapeError(FastADError):
+    """A tape was used in a way it does not allow.
+
+    Raised for Vars of a tape that has finished recording, for Vars of two
+    unrelated tapes in one operation, and for a recording tape used from a
+    thread other than its own.
+    """
+
+
+class BranchError(FastADError):
+    """A recorded function met a branch other than the one it recorded."""
+
+
+# ---- allocation ---------------------------------------------------------------
+
+# Test hook: when positive, the allocation that brings it to zero fails as if
+# the system were out of memory.
+cdef count_t _failing_allocation = 0
+
+
+cdef int resize_array(void** ptr, count_t count, size_t itemsize) except -1:
+    """Resize *ptr to count items; on failure *ptr is unchanged."""
+    global _failing_allocation
+    cdef void* grown
+    if count < 0 or <size_t>count > (<size_t>-1) // itemsize:
+        raise MemoryError(f"fastad: cannot allocate {count} items of {itemsize} bytes")
+    if _failing_allocation > 0:
+        _failing_allocation -= 1
+        if _failing_allocation == 0:
+            raise MemoryError("fastad: tape allocation failed (forced by a test hook)")
+    grown = realloc(ptr[0], <size_t>count * itemsize)
+    if grown == NULL:
+        raise MemoryError(
+            f"fastad: could not allocate {<size_t>count * itemsize} bytes for the tape")
+    ptr[0] = grown
+    return 0
+
+
+def _fail_nth_allocation(count_t n):
+    """Test hook: make the n-th tape allocation from now fail (0 disarms)."""
+    global _failing_allocation
+    _failing_allocation = n
+
+
+# ---- per-thread stack of active tapes -----------------------------------------
+
+_thread_state = threading.local()
+
+
+cdef list active_tapes():
+    """This thread's stack of recording tapes, innermost last."""
+    try:
+        return _thread_state.stack
+    except AttributeError:
+        _thread_state.stack = []
+        return _thread_state.stack
+
+
+# ---- the tape -----------------------------------------------------------------
+
+cdef struct TapeArrays:
+    # Structure of arrays: the sweeps stream each array separately, and no
+    # padding is spent on the one-byte opcode.
+    op_t* ops
+    index_t* arg0        # first operand (entry index, or pool index for CV)
+    index_t* arg1        # second operand (entry index, or pool index for VC)
+    value_t* values      # value of each entry
+    value_t* consts      # the constant pool
+
+
+@cython.final
+cdef class Tape:
+    """A recording of elementary operations (a Wengert list).
+
+    Use it as a context manager; inside the block ``var`` makes
+    independent variables and every operation on them is recorded.
+    ``gradient`` then differentiates any recorded Var with respect to any
+    others, as often as needed, also after the block.
+
+    Examples
+    --------
+    >>> import fastad
+    >>> with fastad.Tape() as t:
+    ...     x = t.var(2.0)
+    ...     y = x * fastad.sin(x)
+    >>> g = t.gradient(y, x)
+    """
+
+    cdef TapeArrays arr
+    cdef count_t n_entries
+    cdef count_t capacity
+    cdef count_t n_consts
+    cdef count_t consts_capacity
+    cdef count_t max_entries
+    cdef bint recording
+    cdef bint finished
+    cdef unsigned long thread_ident
+
+    def __cinit__(self):
+        self.max_entries = INT32_MAX
+        self.capacity = 0
+        self.consts_capacity = 0
+
+    def __dealloc__(self):
+        free(self.arr.ops)
+        free(self.arr.arg0)
+        free(self.arr.arg1)
+        free(self.arr.values)
+        free(self.arr.consts)
+
+    # ---- growth ---------------------------------------------------------------
+
+    cdef int grow(self) except -1:
+        """Double the entry arrays (first call: allocate them)."""
+        cdef count_t new_capacity
+        if self.n_entries >= self.max_entries:
+            raise OverflowError(
+                f"fastad: the tape is full at {self.max_entries} entries "
+                f"(entry indices are 32-bit); differentiate a smaller "
+                f"computation or split it")
+        new_capacity = INITIAL_CAPACITY if self.capacity == 0 else 2 * self.capacity
+        if new_capacity > self.max_entries:
+            new_capacity = self.max_entries
+        # Each array is resized on its own; a failure leaves the ones already
+        # grown larger than `capacity`, which is harmless.
+        resize_array(<void**>&self.arr.ops, new_capacity, sizeof(op_t))
+        resize_array(<void**>&self.arr.arg0, new_capacity, sizeof(index_t))
+        resize_array(<void**>&self.arr.arg1, new_capacity, sizeof(index_t))
+        resize_array(<void**>&self.arr.values, new_capacity, sizeof(value_t))
+        self.capacity = new_capacity
+        return 0
+
+    cdef int grow_consts(self) except -1:
+        cdef count_t new_capacity
+        if self.n_consts >= self.max_entries:
+            raise OverflowError(
+                f"fastad: the tape's constant pool is full at {self.max_entries} "
+                f"constants")
+        new_capacity = 64 if self.consts_capacity == 0 else 2 * self.consts_capacity
+        if new_capacity > self.max_entries:
+            new_capacity = self.max_entries
+        resize_array(<void**>&self.arr.consts, new_capacity, sizeof(value_t))
+        self.consts_capacity = new_capacity
+        return 0
+
+    # ---- recording ------------------------------------------------------------
+
+    cdef inline index_t push(self, op_t op, index_t a, index_t b, value_t v) except -1:
+        """Append an entry and return its index."""
+        cdef count_t i = self.n_entries
+        if i == self.capacity:
+            self.grow()
+        self.arr.ops[i] = op
+        self.arr.arg0[i] = a
+        self.arr.arg1[i] = b
+        self.arr.values[i] = v
+        self.n_entries = i + 1
+        return <index_t>i
+
+    cdef inline index_t push_const(self, value_t c) except -1:
+        """Append a constant to the pool and return its pool index."""
+        cdef count_t i = self.n_consts
+        if i == self.consts_capacity:
+            self.grow_consts()
+        self.arr.consts[i] = c
+        self.n_consts = i + 1
+        return <index_t>i
+
+    cdef int check_recording(self) except -1:
+        if not self.recording:
+            if self.finished:
+                raise TapeError(
+                    "this Var belongs to a tape that has finished recording: "
+                    "a Var is only usable inside the transform or `with Tape()` "
+                    "block that made it; use .value to keep its number")
+            raise TapeError("this tape is not recording: use it as `with fastad.Tape() as t:`")
+        if self.thread_ident != PyThread_get_thread_ident():
+            raise TapeError(
+                "this tape is recording in another thread: a recording tape "
+                "belongs to the thread that started it")
+        return 0
+
+    cdef inline Var new_input(self, value_t v):
+        return make_var(self, self.push(OP_INPUT, 0, 0, v), v)
+
+    # ---- context manager ------------------------------------------------------
+
+    def __enter__(self):
+        if self.recording or self.finished:
+            raise TapeError("a Tape records once: make a new Tape for a new recording")
+        self.recording = True
+        self.thread_ident = PyThread_get_thread_ident()
+        active_tapes().append(self)
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        self.close()
+        return False
+
+    cdef void close(self) noexcept:
+        cdef list stack
+        if not self.recording:
+            return
+        self.recording = False
+        self.finished = True
+        stack = active_tapes()
+        # Remove this tape (normally the innermost one).
+        for k in range(len(stack) - 1, -1, -1):
+            if stack[k] is self:
+                del stack[k]
+                break
+
+    # ---- inputs ---------------------------------------------------------------
+
+    def var(self, x):
+        """Make independent variables on this tape.
+
+        Parameters
+        ----------
+        x : float, int or array_like
+            Value(s) of the variables.
+
+        Returns
+        -------
+        Var or numpy.ndarray
+            A Var for a number; an object array of Vars of x's shape for an
+            array.
+        """
+        self.check_recording()
+        if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
+            return self.inputs_from_array(as_float_array(x, "Tape.var"))
+        return self.new_input(as_real_number(x, "Tape.var"))
+
+    cdef object inputs_from_array(self, cnp.ndarray values):
+        """Object array of new input Vars, shaped as the float64 `values`."""
+        cdef cnp.ndarray flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+        cdef cnp.ndarray out = np.empty(flat.shape[0], dtype=object)
+        cdef const double* src = <const double*>cnp.PyArray_DATA(flat)
+        cdef PyObject** dst = <PyObject**>cnp.PyArray_DATA(out)
+        cdef count_t k
+        cdef Var v
+        for k in range(flat.shape[0]):
+            v = self.new_input(src[k])
+            Py_INCREF(v)
+            Py_XDECREF(dst[k])  # np.empty filled it with None
+            dst[k] = <PyObject*>v
+        return out.reshape(np.shape(values))
+
+    cdef list inputs_from_floats(self, list values):
+        """List of new input Vars for a list of Python numbers."""
+        cdef list out = []
+        for x in values:
+            out.append(self.new_input(as_real_number(x, "grad")))
+        return out
+
+    # ---- differentiation ------------------------------------------------------
+
+    cdef value_t* adjoints(self, Var y) except NULL:
+        """Run the reverse sweep seeded at y; the caller frees the result.
+
+        The buffer covers entries 0 .. y.index, the only ones y depends on.
+        """
+        cdef count_t n = <count_t>y.index + 1
+        cdef value_t* adj
+        adj = <value_t*>calloc(n, sizeof(value_t)) if allocation_allowed() else NULL
+        if adj == NULL:
+            raise MemoryError(f"fastad: could not allocate {n * 8} bytes of adjoints")
+        adj[y.index] = 1.0
+        if n > NOGIL_MIN_ENTRIES:
+            with nogil:
+                reverse_sweep(&self.arr, y.index, adj)
+        else:
+            reverse_sweep(&self.arr, y.index, adj)
+        return adj
+
+    cdef int check_output(self, Var y) except -1:
+        if y.tape is not self:
+            raise TapeError("the output Var was not recorded on this tape")
+        return 0
+
+    cdef object input_gradient(self, object y, count_t n_inputs):
+        """d y / d(entries 0 .. n_inputs-1) as a float64 array.
+
+        The transforms record their inputs first, so these are the inputs.
+        """
+        cdef cnp.ndarray out = np.zeros(n_inputs, dtype=np.float64)
+        cdef value_t* adj
+        cdef count_t n
+        if type(y) is not Var:
+            return out  # a constant output
+        self.check_output(<Var>y)
+        adj = self.adjoints(<Var>y)
+        n = min(n_inputs, <count_t>(<Var>y).index + 1)
+        memcpy(cnp.PyArray_DATA(out), adj, n * sizeof(value_t))
+        free(adj)
+        return out
+
+    def gradient(self, y, wrt):
+        """Derivative of a recorded scalar with respect to recorded Vars.
+
+        Parameters
+        ----------
+        y : Var or number
+            The output; a number (no dependence on the tape) has derivative 0.
+        wrt : Var, array of Var, or list/tuple of those
+            What to differentiate with respect to.
+
+        Returns
+        -------
+        float, numpy.ndarray or list
+            Shaped like `wrt`: a float for a Var, a float array for an array,
+            a list of results for a list or tuple.
+        """
+        cdef value_t* adj = NULL
+        cdef count_t n_adj = 0
+        if type(y) is Var:
+            self.check_output(<Var>y)
+            adj = self.adjoints(<Var>y)
+            n_adj = <count_t>(<Var>y).index + 1
+        elif as_real_number_or_none(y) is None:
+            free(adj)
+            raise TypeError(
+                f"Tape.gradient: y must be a scalar Var or a number, got "
+                f"{describe(y)}")
+        try:
+            return self.gather(adj, n_adj, wrt)
+        finally:
+            free(adj)
+
+    cdef object gather(self, const value_t* adj, count_t n_adj, object wrt):
+        cdef Var w
+        cdef cnp.ndarray out
+        cdef count_t k
+        if type(wrt) is Var:
+            w = <Var>wrt
+            if w.tape is not self:
+                raise TapeError("Tape.gradient: a Var in wrt was not recorded on this tape")
+            return adj[w.index] if w.index < n_adj else 0.0
+        if isinstance(wrt, np.ndarray):
+            flat = wrt.reshape(-1)
+            out = np.empty(flat.shape[0], dtype=np.float64)
+            for k in range(flat.shape[0]):
+                out[k] = self.gather(adj, n_adj, flat[k])
+            return out.reshape(wrt.shape)
+        if isinstance(wrt, (list, tuple)):
+            return [self.gather(adj, n_adj, item) for item in wrt]
+        raise TypeError(
+            f"Tape.gradient: wrt must be a Var, an array of Vars or a list of "
+            f"them, got {describe(wrt)}")
+
+    # ---- introspection and benchmark hooks ------------------------------------
+
+    @property
+    def n_entries(self):
+        """Number of entries recorded so far."""
+        return self.n_entries
+
+    @property
+    def n_constants(self):
+        """Number of constants in the pool."""
+        return self.n_consts
+
+    @property
+    def nbytes(self):
+        """Bytes the recorded entries and constants occupy (not capacity)."""
+        return self.n_entries * ENTRY_BYTES + self.n_consts * sizeof(value_t)
+
+    def _sweep(self, Var y):
+        """Benchmark hook: one reverse sweep from y, result discarded."""
+        self.check_output(y)
+        free(self.adjoints(y))
+
+    def _set_max_entries(self, count_t n):
+        """Test hook: lower the entry limit to reach the tape-full path."""
+        if n < 1 or n > INT32_MAX:
+            raise ValueError("max entries must be in [1, 2**31 - 1]")
+        self.max_entries = n
+
+    def __repr__(self):
+        state = "recording" if self.recording else ("finished" if self.finished else "new")
+        return f"<fastad.Tape {state}, {self.n_entries} entries>"
+
+    def __reduce__(self):
+        raise TypeError("a fastad.Tape cannot be pickled")
+
+
+# The adjoint allocation goes through the same failure hook as the tape's.
+cdef inline bint allocation_allowed() except -1:
+    global _failing_allocation
+    if _failing_allocation > 0:
+        _failing_allocation -= 1
+        if _failing_allocation == 0:
+            return False
+    return True
+
+# Sweeps shorter than this keep the GIL: releasing it costs more than they do.
+cdef count_t NOGIL_MIN_ENTRIES = 4096

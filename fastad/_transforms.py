@@ -1,0 +1,314 @@
+"""The JAX-like transforms: ``grad`` and ``value_and_grad``.
+
+Each call records the function on a fresh tape: the differentiated
+arguments become input Vars (entries 0 .. n-1 of the tape, in argument
+order), the function runs on them, and one reverse sweep from the output
+gives the derivative with respect to every input at once.
+"""
+
+import functools
+import numbers
+
+import numpy as np
+
+from fastad import _core
+from fastad._core import Tape, Var
+
+# ---- argument structures ----------------------------------------------------------
+# A differentiated argument is a leaf (number or array) or a list, tuple or
+# dict of arguments. Recording it gives the Var structure the function sees
+# and a spec from which the gradient, a flat float64 array in input order,
+# is rebuilt into the same structure.
+
+_SCALAR = "scalar"
+_ARRAY = "array"
+_NUMBER_SEQ = "number sequence"
+_SEQ = "sequence"
+_DICT = "dict"
+
+
+def _record_argument(tape, x, where):
+    """Inputs for argument x: returns (structure of Vars, spec, n_scalars)."""
+    if isinstance(x, (list, tuple)):
+        if _core._is_number_list(x):
+            vars_ = _core._input_list(tape, list(x))
+            return (vars_ if type(x) is list else type(x)(vars_),
+                    (_NUMBER_SEQ, type(x), len(vars_)), len(vars_))
+        parts, specs, total = [], [], 0
+        for k, item in enumerate(x):
+            v, spec, n = _record_argument(tape, item, f"{where}[{k}]")
+            parts.append(v)
+            specs.append(spec)
+            total += n
+        return (parts if type(x) is list else type(x)(parts)), (_SEQ, type(x), specs), total
+    if isinstance(x, dict):
+        out, specs, total = {}, {}, 0
+        for key, item in x.items():
+            out[key], specs[key], n = _record_argument(tape, item, f"{where}[{key!r}]")
+            total += n
+        return out, (_DICT, type(x), specs), total
+    if isinstance(x, np.ndarray):
+        vars_, n = _core._inputs(tape, x, where)
+        return vars_, (_ARRAY, x.shape), n
+    if x is None or isinstance(x, (str, bytes)) or not isinstance(x, (numbers.Number, np.generic, Var)):
+        raise TypeError(
+            f"{where}: cannot differentiate with respect to {_describe(x)}; "
+            f"expected a float, int, NumPy array, or a list, tuple or dict of them")
+    vars_, n = _core._inputs(tape, x, where)
+    return vars_, (_SCALAR,), n
+
+
+def _rebuild(spec, flat, offset):
+    """The gradient for one spec from flat[offset:]; returns (result, new offset)."""
+    kind = spec[0]
+    if kind == _SCALAR:
+        return float(flat[offset]), offset + 1
+    if kind == _ARRAY:
+        shape = spec[1]
+        n = int(np.prod(shape, dtype=np.int64))
+        return flat[offset:offset + n].reshape(shape), offset + n
+    if kind == _NUMBER_SEQ:
+        _, seq_type, n = spec
+        values = flat[offset:offset + n].tolist()
+        return (values if seq_type is list else seq_type(values)), offset + n
+    if kind == _SEQ:
+        _, seq_type, specs = spec
+        parts = []
+        for s in specs:
+            part, offset = _rebuild(s, flat, offset)
+            parts.append(part)
+        return (parts if seq_type is list else seq_type(parts)), offset
+    _, dict_type, specs = spec
+    out = dict_type() if dict_type is not dict else {}
+    for key, s in specs.items():
+        out[key], offset = _rebuild(s, flat, offset)
+    return out, offset
+
+
+def _describe(x):
+    if isinstance(x, np.ndarray):
+        return f"a {x.dtype} array of shape {x.shape}"
+    return f"an object of type {type(x).__name__}"
+
+
+# ---- outputs ----------------------------------------------------------------------
+
+def _scalar_output(out, tape, where):
+    """The output of f as a Var of `tape` or a float; TypeError otherwise."""
+    if type(out) is Var:
+        if out._tape_is(tape):
+            return out
+        raise _core.TapeError(
+            f"{where}: f returned a Var that was not computed from the "
+            f"differentiated arguments of this call (a Var of another tape)")
+    if isinstance(out, np.ndarray):
+        if out.shape == ():
+            return _scalar_output(out[()], tape, where)
+        raise TypeError(
+            f"{where}: f must return a scalar, but it returned an array of shape "
+            f"{out.shape}; use jacobian for non-scalar outputs")
+    if isinstance(out, (list, tuple)):
+        raise TypeError(
+            f"{where}: f must return a scalar, but it returned a {type(out).__name__} "
+            f"of length {len(out)} (shape ({len(out)},)); use jacobian for "
+            f"non-scalar outputs")
+    if isinstance(out, (complex, np.complexfloating)):
+        raise TypeError(
+            f"{where}: f returned a complex number; grad of a complex-valued "
+            f"function needs holomorphic=True")
+    if isinstance(out, (numbers.Real, np.bool_)) and not isinstance(out, bool) or isinstance(out, (np.floating, np.integer)):
+        return float(out)
+    raise TypeError(
+        f"{where}: f must return a scalar (a fastad.Var or a real number), "
+        f"got {_describe(out)}")
+
+
+# ---- argnums ----------------------------------------------------------------------
+
+def _check_argnums(argnums, where):
+    """Validate argnums; returns (tuple of ints, whether a single int was given)."""
+    if isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool):
+        return (int(argnums),), True
+    if isinstance(argnums, tuple) and argnums and all(
+            isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in argnums):
+        nums = tuple(int(a) for a in argnums)
+        if len(set(nums)) != len(nums):
+            raise ValueError(f"{where}: argnums has repeated entries: {argnums}")
+        return nums, False
+    raise TypeError(
+        f"{where}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
+
+
+def _resolve_argnums(nums, n_args, where):
+    out = []
+    for a in nums:
+        if not -n_args <= a < n_args:
+            raise ValueError(
+                f"{where}: argnums {a} is out of range for {n_args} positional "
+                f"argument{'s' if n_args != 1 else ''}")
+        out.append(a % n_args)
+    if len(set(out)) != len(out):
+        raise ValueError(f"{where}: argnums {nums} name the same argument twice")
+    return out
+
+
+def _check_callable(f, where):
+    if not callable(f):
+        raise TypeError(f"{where}: f must be callable, got {_describe(f)}")
+
+
+# ---- the transforms ---------------------------------------------------------------
+
+def _value_and_grad_call(f, nums, single, args, kwargs, where):
+    positions = _resolve_argnums(nums, len(args), where)
+    tape = Tape()
+    _core._begin(tape)
+    try:
+        call_args = list(args)
+        specs = []
+        n_inputs = 0
+        for p in positions:
+            call_args[p], spec, n = _record_argument(tape, args[p], f"{where}: argument {p}")
+            specs.append(spec)
+            n_inputs += n
+        out = f(*call_args, **kwargs)
+    finally:
+        _core._end(tape)
+    y = _scalar_output(out, tape, where)
+    flat = _core._input_gradient(tape, y, n_inputs)
+    grads = []
+    offset = 0
+    for spec in specs:
+        g, offset = _rebuild(spec, flat, offset)
+        grads.append(g)
+    value = y.value if type(y) is Var else y
+    return value, (grads[0] if single else tuple(grads))
+
+
+def value_and_grad(f, argnums=0, *, holomorphic=False):
+    """Make a function that returns f's value and gradient.
+
+    Parameters
+    ----------
+    f : callable
+        A function returning a scalar: a Var, a number or a 0-d array.
+    argnums : int or tuple of int, optional
+        Which positional arguments to differentiate (default 0). The others,
+        and keyword arguments, are passed through as constants.
+    holomorphic : bool, optional
+        Differentiate a complex-valued f (complex support is planned; True
+        raises NotImplementedError).
+
+    Returns
+    -------
+    callable
+        Takes f's arguments and returns ``(value, gradient)``: value a
+        float, gradient shaped like the argument (a float, an ndarray of
+        its shape, or a list/tuple/dict of those), or a tuple of gradients
+        when argnums is a tuple.
+
+    Examples
+    --------
+    >>> import fastad
+    >>> fastad.value_and_grad(lambda x, y: x * y)(2.0, 3.0)
+    (6.0, 3.0)
+    """
+    _check_callable(f, "value_and_grad")
+    nums, single = _check_argnums(argnums, "value_and_grad")
+    if holomorphic:
+        raise NotImplementedError(
+            "value_and_grad(holomorphic=True): complex differentiation is not "
+            "supported yet (planned)")
+
+    @functools.wraps(f)
+    def value_and_grad_f(*args, **kwargs):
+        return _value_and_grad_call(f, nums, single, args, kwargs, "value_and_grad")
+
+    return value_and_grad_f
+
+
+def grad(f, argnums=0, *, holomorphic=False):
+    """Make a function that returns the gradient of scalar-valued f.
+
+    Parameters
+    ----------
+    f : callable
+        A function returning a scalar: a Var, a number or a 0-d array.
+    argnums : int or tuple of int, optional
+        Which positional arguments to differentiate (default 0). The others,
+        and keyword arguments, are passed through as constants.
+    holomorphic : bool, optional
+        Differentiate a complex-valued f (complex support is planned; True
+        raises NotImplementedError).
+
+    Returns
+    -------
+    callable
+        Takes f's arguments and returns df/dx shaped like x (a float, an
+        ndarray of x's shape, or a list/tuple/dict of those), or a tuple of
+        such results when argnums is a tuple.
+
+    Examples
+    --------
+    >>> import fastad
+    >>> fastad.grad(lambda x, y, z: x * y + z, argnums=(0, 1, 2))(2.0, 3.0, 4.0)
+    (3.0, 2.0, 1.0)
+    """
+    _check_callable(f, "grad")
+    nums, single = _check_argnums(argnums, "grad")
+    if holomorphic:
+        raise NotImplementedError(
+            "grad(holomorphic=True): complex differentiation is not supported "
+            "yet (planned)")
+
+    @functools.wraps(f)
+    def grad_f(*args, **kwargs):
+        return _value_and_grad_call(f, nums, single, args, kwargs, "grad")[1]
+
+    return grad_f
+
+
+def value(obj):
+    """The float values of a Var, an array of Vars or a list/tuple of them.
+
+    Parameters
+    ----------
+    obj : Var, number, array_like, list, tuple or dict
+        Vars anywhere in it are replaced by their values.
+
+    Returns
+    -------
+    float, numpy.ndarray, list, tuple or dict
+        A float for a Var or number, a float array for an array, and the
+        same container type for a list, tuple or dict.
+    """
+    if type(obj) is Var:
+        return obj.value
+    if isinstance(obj, np.ndarray):
+        if obj.dtype == object:
+            return np.array([value(v) for v in obj.reshape(-1)],
+                            dtype=np.float64).reshape(obj.shape)
+        return np.asarray(obj, dtype=np.float64) if obj.dtype.kind in "biuf" else obj
+    if isinstance(obj, (list, tuple)):
+        items = [value(v) for v in obj]
+        return items if type(obj) is list else type(obj)(items)
+    if isinstance(obj, dict):
+        return {k: value(v) for k, v in obj.items()}
+    if isinstance(obj, (numbers.Real, np.floating, np.integer)):
+        return float(obj)
+    raise TypeError(f"fastad.value: expected a Var, a number or an array, got {_describe(obj)}")
+
+
+def _planned(name, feature):
+    def not_yet(*args, **kwargs):
+        raise NotImplementedError(f"fastad.{name}: {feature} is not supported yet (planned)")
+    not_yet.__name__ = name
+    not_yet.__qualname__ = name
+    not_yet.__doc__ = f"{feature.capitalize()}: not supported yet (planned)."
+    return not_yet
+
+
+jvp = _planned("jvp", "forward mode")
+jacfwd = _planned("jacfwd", "forward mode")
+hessian = _planned("hessian", "second-order differentiation")
+hvp = _planned("hvp", "second-order differentiation")

@@ -1,0 +1,357 @@
+# The proxy: a Var stands for one tape entry. Each operator picks an opcode,
+# computes the value with the forward rule of _ops.pxi and records one entry;
+# it holds no calculus of its own. The hot path for Var-Var and Var-float
+# operations is: two type checks, one recording check, one push, one
+# allocation from the freelist.
+
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
+from cpython.long cimport PyLong_AsDouble, PyLong_Check
+from cpython.complex cimport PyComplex_Check
+from cpython.object cimport Py_LT, Py_LE, Py_GT, Py_GE, Py_EQ, Py_NE
+
+
+_DROP_MESSAGE = (
+    "{what} would drop the derivative of a fastad.Var. Use v.value for its "
+    "number, or the fastad or NumPy function (fastad.sin, np.exp, ...) instead "
+    "of math's to keep the derivative")
+
+
+cdef inline Var make_var(Tape tape, index_t index, value_t value):
+    cdef Var v = Var.__new__(Var)
+    v.tape = tape
+    v.index = index
+    v.value = value
+    return v
+
+
+@cython.final
+@cython.no_gc
+# Vars kept for reuse: loops drop most Vars as soon as the next one is made,
+# so a modest list serves almost every allocation.
+@cython.freelist(4096)
+cdef class Var:
+    """A differentiable scalar: a value and its place on a tape.
+
+    Vars are made by the transforms (``grad``, ...) and by ``Tape.var``; the
+    function being differentiated computes with them like with floats.
+    Arithmetic, comparisons, NumPy ufuncs and the ``fastad`` elementwise
+    functions accept them; ``float(v)``, ``math.sin(v)`` and the like raise
+    ``TypeError`` since they would lose the derivative.
+
+    Attributes
+    ----------
+    value : float
+        The value. Reading it gives a plain float, a constant to the tape:
+        derivatives do not flow through it and a branch on it is not
+        recorded.
+    """
+
+    cdef Tape tape
+    cdef index_t index
+    cdef readonly value_t value
+
+    # Makes NumPy arrays and NumPy scalars return NotImplemented from their
+    # operators when the other operand is a Var, so `W[i, j] * x` reaches
+    # Var.__rmul__ directly instead of NumPy's object-array machinery. (A
+    # __array_ufunc__ method would also route np.float64 * Var through the
+    # ufunc dispatcher, about 20 times slower.)
+    __array_priority__ = 1000.0
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError(
+            "fastad.Var cannot be created directly: use fastad.grad (and the "
+            "other transforms) or Tape.var")
+
+    # ---- arithmetic ------------------------------------------------------------
+
+    def __add__(self, other):
+        return record_binary(OP_ADD_VV, self, other, False)
+
+    def __radd__(self, other):
+        return record_binary(OP_ADD_VV, self, other, True)
+
+    def __sub__(self, other):
+        return record_binary(OP_SUB_VV, self, other, False)
+
+    def __rsub__(self, other):
+        return record_binary(OP_SUB_VV, self, other, True)
+
+    def __mul__(self, other):
+        return record_binary(OP_MUL_VV, self, other, False)
+
+    def __rmul__(self, other):
+        return record_binary(OP_MUL_VV, self, other, True)
+
+    def __truediv__(self, other):
+        return record_binary(OP_DIV_VV, self, other, False)
+
+    def __rtruediv__(self, other):
+        return record_binary(OP_DIV_VV, self, other, True)
+
+    def __floordiv__(self, other):
+        return record_binary(OP_FLOORDIV_VV, self, other, False)
+
+    def __rfloordiv__(self, other):
+        return record_binary(OP_FLOORDIV_VV, self, other, True)
+
+    def __mod__(self, other):
+        return record_binary(OP_MOD_VV, self, other, False)
+
+    def __rmod__(self, other):
+        return record_binary(OP_MOD_VV, self, other, True)
+
+    def __pow__(self, other, modulo=None):
+        if modulo is not None:
+            return NotImplemented
+        # x**2 is the most common power: record it as a square, whose value
+        # x*x equals pow(x, 2) exactly and whose sweep needs no pow().
+        if (type(other) is int or type(other) is float) and other == 2:
+            return record_unary(OP_SQUARE, self)
+        return record_binary(OP_POW_VV, self, other, False)
+
+    def __rpow__(self, other, modulo=None):
+        if modulo is not None:
+            return NotImplemented
+        return record_binary(OP_POW_VV, self, other, True)
+
+    def __neg__(self):
+        return record_unary(OP_NEG, self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return record_unary(OP_ABS, self)
+
+    def __floor__(self):
+        return record_unary(OP_FLOOR, self)
+
+    def __ceil__(self):
+        return record_unary(OP_CEIL, self)
+
+    def __trunc__(self):
+        return record_unary(OP_TRUNC, self)
+
+    # ---- comparisons: plain bools, so `if x > 0:` works ------------------------
+
+    def __lt__(self, other):
+        return compare(self, other, Py_LT)
+
+    def __le__(self, other):
+        return compare(self, other, Py_LE)
+
+    def __gt__(self, other):
+        return compare(self, other, Py_GT)
+
+    def __ge__(self, other):
+        return compare(self, other, Py_GE)
+
+    def __eq__(self, other):
+        return compare(self, other, Py_EQ)
+
+    def __ne__(self, other):
+        return compare(self, other, Py_NE)
+
+    # Value-based equality makes a Var unhashable, as a float-like value
+    # that changes meaning with the point should be.
+    __hash__ = None
+
+    def __bool__(self):
+        return self.value != 0.0
+
+    # ---- conversions that would lose the derivative -----------------------------
+
+    def __float__(self):
+        raise TypeError(_DROP_MESSAGE.format(what="float(v) (also math.sin(v) and other math functions)"))
+
+    def __int__(self):
+        raise TypeError(_DROP_MESSAGE.format(what="int(v)"))
+
+    def __index__(self):
+        raise TypeError(_DROP_MESSAGE.format(what="using a Var as an integer index"))
+
+    def __complex__(self):
+        raise TypeError(_DROP_MESSAGE.format(what="complex(v)"))
+
+    # ---- real-number protocol --------------------------------------------------
+
+    @property
+    def real(self):
+        """The Var itself (it is real)."""
+        return self
+
+    @property
+    def imag(self):
+        """0.0 (a real Var has no imaginary part)."""
+        return 0.0
+
+    def conjugate(self):
+        """The Var itself (it is real)."""
+        return self
+
+    # ---- methods NumPy's object-array loops call (np.sin(v), np.exp(xs)) -------
+
+    def sin(self): return record_unary(OP_SIN, self)
+    def cos(self): return record_unary(OP_COS, self)
+    def tan(self): return record_unary(OP_TAN, self)
+    def arcsin(self): return record_unary(OP_ARCSIN, self)
+    def arccos(self): return record_unary(OP_ARCCOS, self)
+    def arctan(self): return record_unary(OP_ARCTAN, self)
+    def sinh(self): return record_unary(OP_SINH, self)
+    def cosh(self): return record_unary(OP_COSH, self)
+    def tanh(self): return record_unary(OP_TANH, self)
+    def arcsinh(self): return record_unary(OP_ARCSINH, self)
+    def arccosh(self): return record_unary(OP_ARCCOSH, self)
+    def arctanh(self): return record_unary(OP_ARCTANH, self)
+    def exp(self): return record_unary(OP_EXP, self)
+    def exp2(self): return record_unary(OP_EXP2, self)
+    def expm1(self): return record_unary(OP_EXPM1, self)
+    def log(self): return record_unary(OP_LOG, self)
+    def log2(self): return record_unary(OP_LOG2, self)
+    def log10(self): return record_unary(OP_LOG10, self)
+    def log1p(self): return record_unary(OP_LOG1P, self)
+    def sqrt(self): return record_unary(OP_SQRT, self)
+    def cbrt(self): return record_unary(OP_CBRT, self)
+    def arctan2(self, other): return record_binary(OP_ATAN2_VV, self, other, False)
+    def hypot(self, other): return record_binary(OP_HYPOT_VV, self, other, False)
+
+    def _tape_is(self, Tape tape):
+        """Whether this Var was recorded on `tape` (for the transforms)."""
+        return self.tape is tape
+
+    # ---- display ---------------------------------------------------------------
+
+    def __repr__(self):
+        return f"Var({self.value!r})"
+
+    def __format__(self, spec):
+        if not spec:
+            return repr(self)
+        return format(self.value, spec)
+
+    # ---- copying and pickling ----------------------------------------------------
+
+    def __copy__(self):
+        return self  # Vars are immutable
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        raise TypeError(
+            "a fastad.Var cannot be pickled: it lives on a tape; pickle v.value")
+
+
+# ---- recording ------------------------------------------------------------------
+
+cdef inline object record_unary(int op, Var x):
+    cdef Tape tape = x.tape
+    if not tape.recording or tape.thread_ident != PyThread_get_thread_ident():
+        tape.check_recording()
+    cdef value_t y = unary_rule(op, x.value, 0.0, False)
+    return make_var(tape, tape.push(<op_t>op, x.index, 0, y), y)
+
+
+cdef inline object record_binary(int vv_op, Var x, object other, bint reflected):
+    """x (op) other, or other (op) x when reflected."""
+    cdef Tape tape = x.tape
+    cdef Var y
+    cdef value_t c, v
+    cdef index_t k
+    if type(other) is Var:
+        # Both operands are Vars, so Python called x's left-hand method.
+        y = <Var>other
+        if (y.tape is not tape or not tape.recording
+                or tape.thread_ident != PyThread_get_thread_ident()):
+            check_same_tape(x, y)
+        v = binary_rule(vv_op, x.value, y.value, 0.0, VALUE)
+        return make_var(tape, tape.push(<op_t>vv_op, x.index, y.index, v), v)
+    if type(other) is float:
+        c = PyFloat_AS_DOUBLE(other)
+    elif type(other) is int:
+        c = PyLong_AsDouble(other)  # OverflowError past float range
+    else:
+        return record_binary_other(vv_op, x, other, reflected)
+    return record_with_constant(vv_op, x, c, reflected)
+
+
+cdef object record_with_constant(int vv_op, Var x, value_t c, bint reflected):
+    cdef Tape tape = x.tape
+    cdef value_t v
+    cdef index_t k
+    if not tape.recording or tape.thread_ident != PyThread_get_thread_ident():
+        tape.check_recording()
+    k = tape.push_const(c)
+    if reflected:
+        v = binary_rule(vv_op, c, x.value, 0.0, VALUE)
+        return make_var(tape, tape.push(<op_t>(vv_op + KIND_CV), k, x.index, v), v)
+    v = binary_rule(vv_op, x.value, c, 0.0, VALUE)
+    return make_var(tape, tape.push(<op_t>(vv_op + KIND_VC), x.index, k, v), v)
+
+
+# NumPy's functions for the binary operators, used when the other operand is
+# an array: calling the ufunc directly maps the operation over the elements
+# (an operator would hand the call back to the Var because of
+# __array_priority__).
+_BINARY_UFUNCS = {
+    OP_ADD_VV: np.add, OP_SUB_VV: np.subtract, OP_MUL_VV: np.multiply,
+    OP_DIV_VV: np.true_divide, OP_POW_VV: np.power,
+    OP_FLOORDIV_VV: np.floor_divide, OP_MOD_VV: np.remainder,
+    OP_ATAN2_VV: np.arctan2, OP_HYPOT_VV: np.hypot,
+}
+
+
+cdef object record_binary_other(int vv_op, Var x, object other, bint reflected):
+    """The slow path: float and int subclasses, NumPy scalars, arrays."""
+    cdef value_t c
+    if isinstance(other, np.ndarray):
+        ufunc = _BINARY_UFUNCS.get(vv_op)
+        if ufunc is None:
+            return NotImplemented
+        return ufunc(other, x) if reflected else ufunc(x, other)
+    if PyFloat_Check(other) or PyLong_Check(other) or isinstance(other, (np.floating, np.integer, np.bool_)):
+        c = float(other)
+        return record_with_constant(vv_op, x, c, reflected)
+    if PyComplex_Check(other) or isinstance(other, np.complexfloating):
+        raise NotImplementedError(
+            "complex numbers in fastad arithmetic are not supported yet "
+            "(complex support is a planned feature)")
+    return NotImplemented
+
+
+cdef int check_same_tape(Var x, Var y) except -1:
+    """Raise the right error for an operation on Vars that can't be combined."""
+    x.tape.check_recording()
+    y.tape.check_recording()
+    if x.tape is not y.tape:
+        stack = active_tapes()
+        if any(t is x.tape for t in stack) and any(t is y.tape for t in stack):
+            raise NotImplementedError(
+                "nested differentiation is not supported yet: a Var of an "
+                "enclosing transform or tape was combined with a Var of an "
+                "inner one (as in grad(grad(f)) or a closure over an outer Var)")
+        raise TapeError("an operation combined Vars of two unrelated tapes")
+    return 0
+
+
+cdef object compare(Var x, object other, int how):
+    cdef value_t b
+    if type(other) is Var:
+        b = (<Var>other).value
+    elif type(other) is float:
+        b = PyFloat_AS_DOUBLE(other)
+    elif PyFloat_Check(other) or PyLong_Check(other) or isinstance(other, (np.floating, np.integer, np.bool_)):
+        b = float(other)
+    else:
+        return NotImplemented
+    if how == Py_LT:
+        return x.value < b
+    if how == Py_LE:
+        return x.value <= b
+    if how == Py_GT:
+        return x.value > b
+    if how == Py_GE:
+        return x.value >= b
+    if how == Py_EQ:
+        return x.value == b
+    return x.value != b

@@ -1,0 +1,66 @@
+"""Build of fastad's compiled core.
+
+One set of Cython directives and one set of portable compiler flags. Set
+FASTAD_DEBUG=1 for a debug build (bounds checks, line tracing, -O0 -g) and
+FASTAD_ANNOTATE=1 to write Cython's HTML annotation next to the sources.
+"""
+import os
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+DEBUG = os.environ.get("FASTAD_DEBUG") == "1"
+
+DIRECTIVES = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    # C division: x / 0.0 is inf or nan as in NumPy, not ZeroDivisionError.
+    "cdivision": True,
+    "embedsignature": True,
+    "linetrace": DEBUG,
+    "profile": False,
+}
+
+# Portable optimisation only: no -ffast-math (it breaks nan/inf handling),
+# no -march=native (wheels run on other machines). -ffp-contract=off keeps
+# a*b+c from being fused differently in recording and replay, so replayed
+# values equal recorded ones bit for bit. -fno-math-errno only lets sqrt
+# compile to an instruction; it does not change any result.
+UNIX_FLAGS = ["-O0", "-g"] if DEBUG else ["-O2", "-ffp-contract=off", "-fno-math-errno"]
+MSVC_FLAGS = ["/Od", "/Zi"] if DEBUG else ["/O2", "/fp:precise"]
+
+
+class BuildExt(build_ext):
+    """Chooses the flags for the compiler actually used."""
+
+    def build_extensions(self):
+        flags = MSVC_FLAGS if self.compiler.compiler_type == "msvc" else UNIX_FLAGS
+        for ext in self.extensions:
+            ext.extra_compile_args = list(flags)
+        super().build_extensions()
+
+
+extensions = [
+    Extension(
+        "fastad._core",
+        ["fastad/_core.pyx"],
+        include_dirs=[numpy.get_include()],
+        define_macros=[
+            ("NPY_NO_DEPRECATED_API", "NPY_1_9_API_VERSION"),
+        ]
+        + ([("CYTHON_TRACE_NOGIL", "1")] if DEBUG else []),
+    )
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives=DIRECTIVES,
+        annotate=os.environ.get("FASTAD_ANNOTATE") == "1",
+    ),
+    cmdclass={"build_ext": BuildExt},
+)
