@@ -113,12 +113,12 @@ OP_NAMES = (
 # ---- helpers shared by value and derivative rules ---------------------------
 
 cdef inline double sign_of(double x) noexcept nogil:
-    # NumPy's sign: 0 at 0 (either zero), nan at nan.
+    # NumPy's sign: +0 at either zero, nan at nan.
     if x > 0.0:
         return 1.0
     if x < 0.0:
         return -1.0
-    return x  # +-0 or nan
+    return x + 0.0  # -0 + 0 is +0; nan stays nan
 
 
 cdef inline double sigmoid_of(double x) noexcept nogil:

@@ -3,10 +3,23 @@
 # reach the allocation-failure and tape-full paths.
 
 from libc.stdlib cimport malloc, realloc, calloc, free
-from libc.string cimport memcpy
+from libc.string cimport memcpy, memset
 from libc.stdint cimport INT32_MAX
-from cpython.pythread cimport PyThread_get_thread_ident
 import threading
+
+cdef extern from *:
+    """
+    /* Identity of the calling thread: the address of a thread-local byte,
+       a single TLS address computation (PyThread_get_thread_ident is a
+       library call, and this check runs on every recorded operation). */
+    #if defined(_MSC_VER)
+    static __declspec(thread) char fastad_thread_marker;
+    #else
+    static _Thread_local char fastad_thread_marker;
+    #endif
+    static inline size_t fastad_thread_id(void) { return (size_t)&fastad_thread_marker; }
+    """
+    size_t fastad_thread_id() noexcept nogil
 
 # A new tape starts with room for this many entries and doubles from there.
 cdef count_t INITIAL_CAPACITY = 256
@@ -64,6 +77,52 @@ def _fail_nth_allocation(count_t n):
     _failing_allocation = n
 
 
+# ---- reuse of released buffers --------------------------------------------------
+# The arrays of the last released tape and the last adjoint buffer are kept
+# for the next ones, so repeated gradients reuse warm memory instead of
+# growing a new tape from INITIAL_CAPACITY (a realloc copy per doubling and
+# fresh page faults) and zero-filling new adjoint pages. Only touched with
+# the GIL held; buffers above SPARE_MAX_ENTRIES are returned to the system.
+
+cdef count_t SPARE_MAX_ENTRIES = 1 << 21
+cdef op_t* spare_ops = NULL
+cdef index_t* spare_arg0 = NULL
+cdef index_t* spare_arg1 = NULL
+cdef value_t* spare_values = NULL
+cdef count_t spare_capacity = 0
+cdef value_t* spare_consts = NULL
+cdef count_t spare_consts_capacity = 0
+cdef value_t* spare_adjoints = NULL
+cdef count_t spare_adjoints_length = 0
+
+
+cdef value_t* take_adjoints(count_t n) except NULL:
+    """A zeroed buffer of n adjoints; give it back with release_adjoints."""
+    global spare_adjoints, spare_adjoints_length
+    cdef value_t* adj
+    if spare_adjoints != NULL and spare_adjoints_length >= n and _failing_allocation == 0:
+        adj = spare_adjoints
+        spare_adjoints = NULL
+        memset(adj, 0, n * sizeof(value_t))
+        return adj
+    adj = <value_t*>calloc(n, sizeof(value_t)) if allocation_allowed() else NULL
+    if adj == NULL:
+        raise MemoryError(f"fastad: could not allocate {n * 8} bytes of adjoints")
+    return adj
+
+
+cdef void release_adjoints(value_t* adj, count_t n) noexcept:
+    global spare_adjoints, spare_adjoints_length
+    if adj == NULL:
+        return
+    if n <= SPARE_MAX_ENTRIES and (spare_adjoints == NULL or n > spare_adjoints_length):
+        free(spare_adjoints)
+        spare_adjoints = adj
+        spare_adjoints_length = n
+    else:
+        free(adj)
+
+
 # ---- per-thread stack of active tapes -----------------------------------------
 
 _thread_state = threading.local()
@@ -116,7 +175,7 @@ cdef class Tape:
     cdef count_t max_entries
     cdef bint recording
     cdef bint finished
-    cdef unsigned long thread_ident
+    cdef size_t thread_ident
 
     def __cinit__(self):
         self.max_entries = INT32_MAX
@@ -124,17 +183,47 @@ cdef class Tape:
         self.consts_capacity = 0
 
     def __dealloc__(self):
-        free(self.arr.ops)
-        free(self.arr.arg0)
-        free(self.arr.arg1)
-        free(self.arr.values)
-        free(self.arr.consts)
+        global spare_ops, spare_arg0, spare_arg1, spare_values, spare_capacity
+        global spare_consts, spare_consts_capacity
+        if (self.capacity > spare_capacity and self.capacity <= SPARE_MAX_ENTRIES
+                and self.arr.values != NULL):
+            free(spare_ops)
+            free(spare_arg0)
+            free(spare_arg1)
+            free(spare_values)
+            spare_ops, spare_arg0 = self.arr.ops, self.arr.arg0
+            spare_arg1, spare_values = self.arr.arg1, self.arr.values
+            spare_capacity = self.capacity
+        else:
+            free(self.arr.ops)
+            free(self.arr.arg0)
+            free(self.arr.arg1)
+            free(self.arr.values)
+        if (self.consts_capacity > spare_consts_capacity
+                and self.consts_capacity <= SPARE_MAX_ENTRIES):
+            free(spare_consts)
+            spare_consts = self.arr.consts
+            spare_consts_capacity = self.consts_capacity
+        else:
+            free(self.arr.consts)
 
     # ---- growth ---------------------------------------------------------------
 
     cdef int grow(self) except -1:
         """Double the entry arrays (first call: allocate them)."""
+        global spare_ops, spare_arg0, spare_arg1, spare_values, spare_capacity
         cdef count_t new_capacity
+        if (self.capacity == 0 and spare_capacity > 0
+                and spare_capacity <= self.max_entries and _failing_allocation == 0):
+            # A fresh tape adopts the arrays of the last released one.
+            self.arr.ops, self.arr.arg0 = spare_ops, spare_arg0
+            self.arr.arg1, self.arr.values = spare_arg1, spare_values
+            self.capacity = spare_capacity
+            spare_ops = NULL
+            spare_arg0 = spare_arg1 = NULL
+            spare_values = NULL
+            spare_capacity = 0
+            return 0
         if self.n_entries >= self.max_entries:
             raise OverflowError(
                 f"fastad: the tape is full at {self.max_entries} entries "
@@ -153,7 +242,15 @@ cdef class Tape:
         return 0
 
     cdef int grow_consts(self) except -1:
+        global spare_consts, spare_consts_capacity
         cdef count_t new_capacity
+        if (self.consts_capacity == 0 and spare_consts_capacity > 0
+                and spare_consts_capacity <= self.max_entries and _failing_allocation == 0):
+            self.arr.consts = spare_consts
+            self.consts_capacity = spare_consts_capacity
+            spare_consts = NULL
+            spare_consts_capacity = 0
+            return 0
         if self.n_consts >= self.max_entries:
             raise OverflowError(
                 f"fastad: the tape's constant pool is full at {self.max_entries} "
@@ -196,7 +293,7 @@ cdef class Tape:
                     "a Var is only usable inside the transform or `with Tape()` "
                     "block that made it; use .value to keep its number")
             raise TapeError("this tape is not recording: use it as `with fastad.Tape() as t:`")
-        if self.thread_ident != PyThread_get_thread_ident():
+        if self.thread_ident != fastad_thread_id():
             raise TapeError(
                 "this tape is recording in another thread: a recording tape "
                 "belongs to the thread that started it")
@@ -211,7 +308,7 @@ cdef class Tape:
         if self.recording or self.finished:
             raise TapeError("a Tape records once: make a new Tape for a new recording")
         self.recording = True
-        self.thread_ident = PyThread_get_thread_ident()
+        self.thread_ident = fastad_thread_id()
         active_tapes().append(self)
         return self
 
@@ -280,13 +377,11 @@ cdef class Tape:
     cdef value_t* adjoints(self, Var y) except NULL:
         """Run the reverse sweep seeded at y; the caller frees the result.
 
-        The buffer covers entries 0 .. y.index, the only ones y depends on.
+        The buffer covers entries 0 .. y.index, the only ones y depends
+        on; give it back with release_adjoints(adj, y.index + 1).
         """
         cdef count_t n = <count_t>y.index + 1
-        cdef value_t* adj
-        adj = <value_t*>calloc(n, sizeof(value_t)) if allocation_allowed() else NULL
-        if adj == NULL:
-            raise MemoryError(f"fastad: could not allocate {n * 8} bytes of adjoints")
+        cdef value_t* adj = take_adjoints(n)
         adj[y.index] = 1.0
         if n > NOGIL_MIN_ENTRIES:
             with nogil:
@@ -314,7 +409,7 @@ cdef class Tape:
         adj = self.adjoints(<Var>y)
         n = min(n_inputs, <count_t>(<Var>y).index + 1)
         memcpy(cnp.PyArray_DATA(out), adj, n * sizeof(value_t))
-        free(adj)
+        release_adjoints(adj, <count_t>(<Var>y).index + 1)
         return out
 
     def gradient(self, y, wrt):
@@ -340,14 +435,13 @@ cdef class Tape:
             adj = self.adjoints(<Var>y)
             n_adj = <count_t>(<Var>y).index + 1
         elif as_real_number_or_none(y) is None:
-            free(adj)
             raise TypeError(
                 f"Tape.gradient: y must be a scalar Var or a number, got "
                 f"{describe(y)}")
         try:
             return self.gather(adj, n_adj, wrt)
         finally:
-            free(adj)
+            release_adjoints(adj, n_adj)
 
     cdef object gather(self, const value_t* adj, count_t n_adj, object wrt):
         cdef Var w
@@ -390,7 +484,19 @@ cdef class Tape:
     def _sweep(self, Var y):
         """Benchmark hook: one reverse sweep from y, result discarded."""
         self.check_output(y)
-        free(self.adjoints(y))
+        release_adjoints(self.adjoints(y), <count_t>y.index + 1)
+
+    def _entry(self, count_t i):
+        """Test hook: entry i as (opcode, arg0, arg1, value)."""
+        if not 0 <= i < self.n_entries:
+            raise IndexError(f"tape entry {i} out of range (0 .. {self.n_entries - 1})")
+        return self.arr.ops[i], self.arr.arg0[i], self.arr.arg1[i], self.arr.values[i]
+
+    def _constant(self, count_t k):
+        """Test hook: constant k of the pool."""
+        if not 0 <= k < self.n_consts:
+            raise IndexError(f"constant {k} out of range (0 .. {self.n_consts - 1})")
+        return self.arr.consts[k]
 
     def _set_max_entries(self, count_t n):
         """Test hook: lower the entry limit to reach the tape-full path."""

@@ -244,11 +244,22 @@ cdef class Var:
 
 # ---- recording ------------------------------------------------------------------
 
+cdef inline bint recording_here(Tape tape) noexcept:
+    """Whether tape is recording in this thread (the check of every operation)."""
+    return tape.recording and tape.thread_ident == fastad_thread_id()
+
+
+# The record functions below are small and inline so that each operator
+# method gets its own copy with a constant opcode, in which the compiler
+# folds the rule of _ops.pxi down to one expression. Everything unusual
+# (ints, subclasses, NumPy scalars, arrays, errors) is out of line.
+
 cdef inline object record_unary(int op, Var x):
     cdef Tape tape = x.tape
-    if not tape.recording or tape.thread_ident != PyThread_get_thread_ident():
+    cdef value_t y
+    if not recording_here(tape):
         tape.check_recording()
-    cdef value_t y = unary_rule(op, x.value, 0.0, False)
+    y = unary_rule(op, x.value, 0.0, False)
     return make_var(tape, tape.push(<op_t>op, x.index, 0, y), y)
 
 
@@ -256,30 +267,27 @@ cdef inline object record_binary(int vv_op, Var x, object other, bint reflected)
     """x (op) other, or other (op) x when reflected."""
     cdef Tape tape = x.tape
     cdef Var y
-    cdef value_t c, v
-    cdef index_t k
+    cdef value_t v
     if type(other) is Var:
         # Both operands are Vars, so Python called x's left-hand method.
         y = <Var>other
-        if (y.tape is not tape or not tape.recording
-                or tape.thread_ident != PyThread_get_thread_ident()):
+        if y.tape is not tape or not recording_here(tape):
             check_same_tape(x, y)
         v = binary_rule(vv_op, x.value, y.value, 0.0, VALUE)
         return make_var(tape, tape.push(<op_t>vv_op, x.index, y.index, v), v)
     if type(other) is float:
-        c = PyFloat_AS_DOUBLE(other)
-    elif type(other) is int:
-        c = PyLong_AsDouble(other)  # OverflowError past float range
-    else:
-        return record_binary_other(vv_op, x, other, reflected)
-    return record_with_constant(vv_op, x, c, reflected)
+        return record_with_constant(vv_op, x, PyFloat_AS_DOUBLE(other), reflected)
+    if type(other) is int:
+        # OverflowError past the float range
+        return record_with_constant(vv_op, x, PyLong_AsDouble(other), reflected)
+    return record_binary_other(vv_op, x, other, reflected)
 
 
-cdef object record_with_constant(int vv_op, Var x, value_t c, bint reflected):
+cdef inline object record_with_constant(int vv_op, Var x, value_t c, bint reflected):
     cdef Tape tape = x.tape
     cdef value_t v
     cdef index_t k
-    if not tape.recording or tape.thread_ident != PyThread_get_thread_ident():
+    if not recording_here(tape):
         tape.check_recording()
     k = tape.push_const(c)
     if reflected:
