@@ -60,9 +60,10 @@ cdef cnp.ndarray as_float_array(object x, str where):
                     f"transform; nested differentiation is not supported yet")
             value = as_real_number_or_none(item)
             if value is None:
+                index = tuple(int(i) for i in np.unravel_index(k, arr.shape))
                 raise TypeError(
-                    f"{where}: array element {np.unravel_index(k, arr.shape)} "
-                    f"is not a real number but {describe(item)}")
+                    f"{where}: array element {index} is not a real number but "
+                    f"{describe(item)}")
             out[k] = value
         return out.reshape(arr.shape)
     raise TypeError(f"{where}: expected numbers, got {describe(arr)}")
@@ -79,7 +80,7 @@ cdef object map_float_array_unary(int op, cnp.ndarray x):
     with nogil:
         for k in range(n):
             d[k] = unary_rule(op, s[k], 0.0, False)
-    return out
+    return out.reshape(np.shape(x))  # ascontiguousarray makes 0-d arrays 1-d
 
 
 cdef object apply_unary(int op, object x):
@@ -131,6 +132,7 @@ cdef object apply_binary(int vv_op, object a, object b):
             return np.frompyfunc(partial(_apply_binary_to_scalars, vv_op), 2, 1)(arr_a, arr_b)
         name = OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]
         fa, fb = np.broadcast_arrays(as_float_array(arr_a, name), as_float_array(arr_b, name))
+        shape = np.shape(fa)
         fa = np.ascontiguousarray(fa)
         fb = np.ascontiguousarray(fb)
         out = np.empty_like(fa)
@@ -141,7 +143,7 @@ cdef object apply_binary(int vv_op, object a, object b):
         with nogil:
             for k in range(n):
                 po[k] = binary_rule(vv_op, pa[k], pb[k], 0.0, VALUE)
-        return out
+        return out.reshape(shape)  # ascontiguousarray makes 0-d arrays 1-d
     return _apply_binary_to_scalars(vv_op, a, b)
 
 

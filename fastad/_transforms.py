@@ -6,6 +6,7 @@ order), the function runs on them, and one reverse sweep from the output
 gives the derivative with respect to every input at once.
 """
 
+import collections
 import functools
 import numbers
 
@@ -27,26 +28,41 @@ _SEQ = "sequence"
 _DICT = "dict"
 
 
+def _sequence_like(x, items):
+    """A list, tuple or namedtuple of x's type holding items."""
+    if type(x) is list:
+        return items
+    if hasattr(type(x), "_fields"):
+        return type(x)(*items)
+    return type(x)(items)
+
+
+def _dict_like(x):
+    """An empty dict of x's type (a defaultdict keeps its factory)."""
+    if isinstance(x, collections.defaultdict):
+        return type(x)(x.default_factory)
+    return type(x)()
+
+
 def _record_argument(tape, x, where):
     """Inputs for argument x: returns (structure of Vars, spec, n_scalars)."""
     if isinstance(x, (list, tuple)):
         if _core._is_number_list(x):
             vars_ = _core._input_list(tape, list(x))
-            return (vars_ if type(x) is list else type(x)(vars_),
-                    (_NUMBER_SEQ, type(x), len(vars_)), len(vars_))
+            return _sequence_like(x, vars_), (_NUMBER_SEQ, x, len(vars_)), len(vars_)
         parts, specs, total = [], [], 0
         for k, item in enumerate(x):
             v, spec, n = _record_argument(tape, item, f"{where}[{k}]")
             parts.append(v)
             specs.append(spec)
             total += n
-        return (parts if type(x) is list else type(x)(parts)), (_SEQ, type(x), specs), total
+        return _sequence_like(x, parts), (_SEQ, x, specs), total
     if isinstance(x, dict):
-        out, specs, total = {}, {}, 0
+        out, specs, total = _dict_like(x), {}, 0
         for key, item in x.items():
             out[key], specs[key], n = _record_argument(tape, item, f"{where}[{key!r}]")
             total += n
-        return out, (_DICT, type(x), specs), total
+        return out, (_DICT, x, specs), total
     if isinstance(x, np.ndarray):
         vars_, n = _core._inputs(tape, x, where)
         return vars_, (_ARRAY, x.shape), n
@@ -68,18 +84,17 @@ def _rebuild(spec, flat, offset):
         n = int(np.prod(shape, dtype=np.int64))
         return flat[offset:offset + n].reshape(shape), offset + n
     if kind == _NUMBER_SEQ:
-        _, seq_type, n = spec
-        values = flat[offset:offset + n].tolist()
-        return (values if seq_type is list else seq_type(values)), offset + n
+        _, original, n = spec
+        return _sequence_like(original, flat[offset:offset + n].tolist()), offset + n
     if kind == _SEQ:
-        _, seq_type, specs = spec
+        _, original, specs = spec
         parts = []
         for s in specs:
             part, offset = _rebuild(s, flat, offset)
             parts.append(part)
-        return (parts if seq_type is list else seq_type(parts)), offset
-    _, dict_type, specs = spec
-    out = dict_type() if dict_type is not dict else {}
+        return _sequence_like(original, parts), offset
+    _, original, specs = spec
+    out = _dict_like(original)
     for key, s in specs.items():
         out[key], offset = _rebuild(s, flat, offset)
     return out, offset
@@ -116,7 +131,10 @@ def _scalar_output(out, tape, where):
         raise TypeError(
             f"{where}: f returned a complex number; grad of a complex-valued "
             f"function needs holomorphic=True")
-    if isinstance(out, (numbers.Real, np.bool_)) and not isinstance(out, bool) or isinstance(out, (np.floating, np.integer)):
+    if isinstance(out, (bool, np.bool_)):
+        raise TypeError(
+            f"{where}: f returned a bool; grad needs a real-valued scalar")
+    if isinstance(out, (numbers.Real, np.floating, np.integer)):
         return float(out)
     raise TypeError(
         f"{where}: f must return a scalar (a fastad.Var or a real number), "

@@ -7,7 +7,7 @@
 from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
 from cpython.long cimport PyLong_AsDouble, PyLong_Check
 from cpython.complex cimport PyComplex_Check
-from cpython.object cimport Py_LT, Py_LE, Py_GT, Py_GE, Py_EQ, Py_NE
+from cpython.object cimport Py_LT, Py_LE, Py_GT, Py_GE, Py_EQ, Py_NE, PyObject_RichCompare
 
 
 _DROP_MESSAGE = (
@@ -100,6 +100,12 @@ cdef class Var:
     def __rmod__(self, other):
         return record_binary(OP_MOD_VV, self, other, True)
 
+    def __divmod__(self, other):
+        return self // other, self % other
+
+    def __rdivmod__(self, other):
+        return other // self, other % self
+
     def __pow__(self, other, modulo=None):
         if modulo is not None:
             return NotImplemented
@@ -173,6 +179,10 @@ cdef class Var:
     def __complex__(self):
         raise TypeError(_DROP_MESSAGE.format(what="complex(v)"))
 
+    def __round__(self, ndigits=None):
+        raise TypeError(_DROP_MESSAGE.format(
+            what="round(v)") + " (fastad.floor(v + 0.5) rounds and keeps a Var)")
+
     # ---- real-number protocol --------------------------------------------------
 
     @property
@@ -245,8 +255,19 @@ cdef class Var:
 # ---- recording ------------------------------------------------------------------
 
 cdef inline bint recording_here(Tape tape) noexcept:
-    """Whether tape is recording in this thread (the check of every operation)."""
-    return tape.recording and tape.thread_ident == fastad_thread_id()
+    """Whether tape is recording in this thread (the check of every operation).
+
+    None is a tape that never records: a Var made by calling Var.__new__
+    directly has no tape.
+    """
+    return tape is not None and tape.recording and tape.thread_ident == fastad_thread_id()
+
+
+cdef int check_var_recording(Var x) except -1:
+    """Raise the error that explains why x's tape cannot record now."""
+    if x.tape is None:
+        raise TapeError("this Var was not made by a tape (use a transform or Tape.var)")
+    return x.tape.check_recording()
 
 
 # The record functions below are small and inline so that each operator
@@ -258,7 +279,7 @@ cdef inline object record_unary(int op, Var x):
     cdef Tape tape = x.tape
     cdef value_t y
     if not recording_here(tape):
-        tape.check_recording()
+        check_var_recording(x)
     y = unary_rule(op, x.value, 0.0, False)
     return make_var(tape, tape.push(<op_t>op, x.index, 0, y), y)
 
@@ -288,7 +309,7 @@ cdef inline object record_with_constant(int vv_op, Var x, value_t c, bint reflec
     cdef value_t v
     cdef index_t k
     if not recording_here(tape):
-        tape.check_recording()
+        check_var_recording(x)
     k = tape.push_const(c)
     if reflected:
         v = binary_rule(vv_op, c, x.value, 0.0, VALUE)
@@ -329,8 +350,8 @@ cdef object record_binary_other(int vv_op, Var x, object other, bint reflected):
 
 cdef int check_same_tape(Var x, Var y) except -1:
     """Raise the right error for an operation on Vars that can't be combined."""
-    x.tape.check_recording()
-    y.tape.check_recording()
+    check_var_recording(x)
+    check_var_recording(y)
     if x.tape is not y.tape:
         stack = active_tapes()
         if any(t is x.tape for t in stack) and any(t is y.tape for t in stack):
@@ -342,13 +363,26 @@ cdef int check_same_tape(Var x, Var y) except -1:
     return 0
 
 
+_COMPARISON_UFUNCS = {
+    Py_LT: np.less, Py_LE: np.less_equal, Py_GT: np.greater, Py_GE: np.greater_equal,
+    Py_EQ: np.equal, Py_NE: np.not_equal,
+}
+
+
 cdef object compare(Var x, object other, int how):
+    """x (how) other on values; a plain bool, or a bool array for an array."""
     cdef value_t b
     if type(other) is Var:
         b = (<Var>other).value
     elif type(other) is float:
         b = PyFloat_AS_DOUBLE(other)
-    elif PyFloat_Check(other) or PyLong_Check(other) or isinstance(other, (np.floating, np.integer, np.bool_)):
+    elif isinstance(other, np.ndarray):
+        # Elementwise, as for a float (NumPy hands the comparison back to
+        # the Var because of __array_priority__).
+        return _COMPARISON_UFUNCS[how](x if other.dtype == object else x.value, other)
+    elif PyLong_Check(other):
+        return PyObject_RichCompare(x.value, other, how)  # exact for ints of any size
+    elif PyFloat_Check(other) or isinstance(other, (np.floating, np.integer, np.bool_)):
         b = float(other)
     else:
         return NotImplemented
