@@ -438,12 +438,13 @@ def measure_lotka_volterra(settings):
 def in_fresh_process(task, *args):
     """task(*args) run in a new interpreter; returns its result.
 
+    fastad keeps the buffers of the last released tape for the next one, and
     glibc's malloc raises its mmap and trim thresholds to the largest block
-    freed so far. A large tape freed earlier in the process (a bigger
-    problem, or the gradient checks) would spare a smaller problem the page
-    faults that a program calling only that problem pays on every call, and
-    make it look up to ~1.7x faster. One process per problem keeps every
-    measurement independent of what ran before it.
+    freed so far: a large tape freed earlier in the process (a bigger
+    problem, or the gradient checks) would spare a smaller problem the
+    allocation and page faults that a program calling only that problem pays
+    on its first call. One process per problem keeps every measurement
+    independent of what ran before it.
     """
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
@@ -451,6 +452,83 @@ def in_fresh_process(task, *args):
 
 
 # ==== the report ===================================================================
+
+# ==== NumPy dispatch ================================================================
+# Why Var sets __array_priority__ and no __array_ufunc__: the cost of one
+# operation with a NumPy scalar on the left (W[i, j] * x[j]) under each
+# route NumPy offers, next to the other operand kinds.
+
+DISPATCH_STATEMENTS = [
+    ("Var * Var", "x * y"),
+    ("Var * float", "x * 2.0"),
+    ("float * Var", "2.0 * x"),
+    ("Var * np.float64", "x * w"),
+    ("np.float64 * Var (W[i, j] * x[j])", "w * x"),
+    ("fastad.sin(Var)", "fastad.sin(x)"),
+    ("np.sin(Var) (NumPy object loop)", "np.sin(x)"),
+]
+
+
+class _PriorityProxy:
+    """NumPy defers to it by __array_priority__ (fastad's choice)."""
+    __array_priority__ = 1000.0
+
+    def __rmul__(self, other):
+        return self
+
+
+class _UfuncNoneProxy:
+    """__array_ufunc__ = None: NumPy defers at once, but np.sin(obj) raises."""
+    __array_ufunc__ = None
+
+    def __rmul__(self, other):
+        return self
+
+
+class _UfuncMethodProxy:
+    """__array_ufunc__ method: NumPy routes w * obj through the ufunc machinery."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return self
+
+    def __rmul__(self, other):
+        return self
+
+
+def ns_per_statement(stmt, namespace, number):
+    import timeit
+    timer = timeit.Timer(stmt, globals=namespace)
+    return min(timer.repeat(repeat=5, number=number)) / number * 1e9
+
+
+def measure_dispatch(settings):
+    """ns per operation for each statement, and for each NumPy route."""
+    number = 20_000 if settings.quick else 100_000
+    with gc_state(False):
+        with fastad.Tape() as tape:
+            namespace = {"x": tape.var(1.5), "y": tape.var(2.5), "w": np.float64(2.0),
+                         "fastad": fastad, "np": np}
+            ops = [(label, ns_per_statement(stmt, namespace, number))
+                   for label, stmt in DISPATCH_STATEMENTS]
+        plain = ns_per_statement("a * b", {"a": 1.5, "b": 2.5}, number)
+        routes = []
+        for cls in (_PriorityProxy, _UfuncNoneProxy, _UfuncMethodProxy):
+            namespace = {"w": np.float64(2.0), "p": cls()}
+            routes.append((cls.__doc__.split(":")[0].strip(), cls.__doc__,
+                           ns_per_statement("w * p", namespace, number)))
+    return plain, ops, routes
+
+
+def render_dispatch(plain, ops, routes):
+    lines = ["| operation | ns per operation (recording included) |", "|---|---:|",
+             f"| float * float (plain Python, for scale) | {plain:.0f} |"]
+    lines += [f"| {label} | {ns:.0f} |" for label, ns in ops]
+    lines += ["", "The same `np.float64 * obj` under NumPy's three routes, with a "
+              "pure-Python class whose `__rmul__` does nothing:", "",
+              "| route | ns per operation |", "|---|---:|"]
+    lines += [f"| {doc} | {ns:.0f} |" for _, doc, ns in routes]
+    return lines
+
 
 def format_time(seconds):
     if seconds >= 1.0:
@@ -617,7 +695,7 @@ def render_targets(rows):
     return lines
 
 
-def render_report(settings, info, checks, rows, seconds):
+def render_report(settings, info, checks, rows, seconds, dispatch):
     kind = "quick smoke run (`--quick`): small sizes, few repeats" if settings.quick \
         else "full run"
     lines = ["# fastad benchmark results", "",
@@ -640,6 +718,16 @@ def render_report(settings, info, checks, rows, seconds):
               "touched fresh memory, a cost plain Python does not pay. They are part "
               "of the fastad times above.", ""]
     lines += render_diagnostics(rows)
+    lines += ["", "## NumPy dispatch", "",
+              "Cost of single operations by operand kind (best of 5 repeats, "
+              "gc off). A NumPy scalar on the left returns NotImplemented at once "
+              "because of `Var.__array_priority__`, and Python then calls the "
+              "Var's reflected method; on Python 3.11 NumPy's check raises and "
+              "clears an AttributeError internally, which is most of its cost. "
+              "`__array_ufunc__ = None` defers faster but makes `np.sin(v)` raise, "
+              "which the API forbids; an `__array_ufunc__` method sends every "
+              "`np.float64 * Var` through the ufunc machinery.", ""]
+    lines += render_dispatch(*dispatch)
     lines += ["", "## Targets", "",
               "Judged on Rosenbrock n=10^4 (list input) and the Lotka-Volterra RK4 "
               "problem, on the median figures above.", ""]
@@ -691,8 +779,16 @@ def main(argv=None):
     for n in settings.rosenbrock_sizes:
         rows += in_fresh_process(measure_rosenbrock, n, settings)
     rows += in_fresh_process(measure_lotka_volterra, settings)
+    dispatch = in_fresh_process(measure_dispatch, settings)
+    plain, ops, routes = dispatch
+    print(f"NumPy dispatch (ns per operation; float * float {plain:.0f}):")
+    for label, ns in ops:
+        print(f"  {label:<40} {ns:6.0f}")
+    for _, doc, ns in routes:
+        print(f"  route: {doc:<70} {ns:6.0f}")
 
-    report = render_report(settings, info, checks, rows, time.perf_counter() - started)
+    report = render_report(settings, info, checks, rows, time.perf_counter() - started,
+                           dispatch)
     print("Targets:")
     for target, case, measured, met in evaluate_targets(rows):
         print(f"  {target:<48} {case:<26} {measured:>14}  {'met' if met else 'MISSED'}")

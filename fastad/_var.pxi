@@ -333,6 +333,8 @@ _BINARY_UFUNCS = {
 cdef object record_binary_other(int vv_op, Var x, object other, bint reflected):
     """The slow path: float and int subclasses, NumPy scalars, arrays."""
     cdef value_t c
+    if PyFloat_Check(other):  # np.float64 is a float subclass: no conversion
+        return record_with_constant(vv_op, x, PyFloat_AS_DOUBLE(other), reflected)
     if isinstance(other, np.ndarray):
         ufunc = _BINARY_UFUNCS.get(vv_op)
         if ufunc is None:
