@@ -15,12 +15,13 @@ import random
 import statistics
 import sys
 import time
+from typing import Any, Callable, Sequence
 
 import fastad
 from fastad import _core
 
 
-def rosenbrock(x):
+def rosenbrock(x: Sequence[Any]) -> Any:
     """Extended Rosenbrock function, as a plain loop."""
     s = 0.0
     for i in range(len(x) - 1):
@@ -28,7 +29,7 @@ def rosenbrock(x):
     return s
 
 
-def lotka_volterra(p, steps=1000, h=0.01):
+def lotka_volterra(p: Sequence[Any], steps: int = 1000, h: float = 0.01) -> Any:
     """Prey + predator after RK4 integration of Lotka-Volterra.
 
     p = (alpha, beta, delta, gamma); dx/dt = alpha x - beta x y,
@@ -37,7 +38,7 @@ def lotka_volterra(p, steps=1000, h=0.01):
     alpha, beta, delta, gamma = p
     x, y = 1.0, 1.0
 
-    def rate(x, y):
+    def rate(x: Any, y: Any) -> tuple[Any, Any]:
         return alpha * x - beta * x * y, delta * x * y - gamma * y
 
     for _ in range(steps):
@@ -50,7 +51,8 @@ def lotka_volterra(p, steps=1000, h=0.01):
     return x + y
 
 
-def check_gradient(f, x, g, rng, n_directions=3, n_coordinates=3):
+def check_gradient(f: Callable[[list[float]], float], x: list[float], g: list[float],
+                   rng: random.Random, n_directions: int = 3, n_coordinates: int = 3) -> float:
     """Largest relative error of g against central differences of f at x,
     along random directions and at sampled coordinates.
 
@@ -75,7 +77,7 @@ def check_gradient(f, x, g, rng, n_directions=3, n_coordinates=3):
     return worst
 
 
-def _sample(fn, min_seconds=0.002):
+def _sample(fn: Callable[[], object], min_seconds: float = 0.002) -> float:
     """Seconds per call of fn, looping until one sample lasts min_seconds."""
     calls = 1
     while True:
@@ -88,7 +90,8 @@ def _sample(fn, min_seconds=0.002):
         calls *= 2
 
 
-def paired_ratio(baseline, candidate, pairs=7):
+def paired_ratio(baseline: Callable[[], object], candidate: Callable[[], object],
+                 pairs: int = 7) -> tuple[float, float, float]:
     """Median over pairs of candidate time / mean of the two bracketing
     baseline times; also the median times themselves."""
     ratios, base_times, cand_times = [], [], []
@@ -102,7 +105,7 @@ def paired_ratio(baseline, candidate, pairs=7):
     return statistics.median(ratios), statistics.median(base_times), statistics.median(cand_times)
 
 
-def compiled_core():
+def compiled_core() -> str:
     """Path of the loaded compiled core; raises if it is not an extension."""
     path = _core.__file__
     if not isinstance(_core.__loader__, importlib.machinery.ExtensionFileLoader):
@@ -110,11 +113,11 @@ def compiled_core():
     return path
 
 
-def main():
+def main() -> int:
     print(f"fastad {fastad.__version__} (Python {sys.version.split()[0]})")
     print(f"compiled core: {compiled_core()}")
     rng = random.Random(0)
-    problems = [
+    problems: list[tuple[str, Callable[[list[float]], Any], list[float]]] = [
         ("Rosenbrock, n = 10,000 (Python loop)", rosenbrock,
          [rng.uniform(-1.5, 1.5) for _ in range(10_000)]),
         ("RK4 Lotka-Volterra, 1,000 steps, 4 parameters", lotka_volterra,

@@ -9,6 +9,7 @@ gives the derivative with respect to every input at once.
 import collections
 import functools
 import numbers
+from typing import Any, Callable, NoReturn
 
 import numpy as np
 
@@ -28,7 +29,7 @@ _SEQ = "sequence"
 _DICT = "dict"
 
 
-def _sequence_like(x, items):
+def _sequence_like(x: Any, items: list[Any]) -> Any:
     """A list, tuple or namedtuple of x's type holding items."""
     if type(x) is list:
         return items
@@ -37,32 +38,36 @@ def _sequence_like(x, items):
     return type(x)(items)
 
 
-def _dict_like(x):
+def _dict_like(x: Any) -> Any:
     """An empty dict of x's type (a defaultdict keeps its factory)."""
     if isinstance(x, collections.defaultdict):
         return type(x)(x.default_factory)
     return type(x)()
 
 
-def _record_argument(tape, x, where):
+def _record_argument(tape: Tape, x: Any, where: str) -> tuple[Any, Any, int]:
     """Inputs for argument x: returns (structure of Vars, spec, n_scalars)."""
     if isinstance(x, (list, tuple)):
         if _core._is_number_list(x):
             vars_ = _core._input_list(tape, list(x))
             return _sequence_like(x, vars_), (_NUMBER_SEQ, x, len(vars_)), len(vars_)
-        parts, specs, total = [], [], 0
+        parts: list[Any] = []
+        item_specs: list[Any] = []
+        total = 0
         for k, item in enumerate(x):
             v, spec, n = _record_argument(tape, item, f"{where}[{k}]")
             parts.append(v)
-            specs.append(spec)
+            item_specs.append(spec)
             total += n
-        return _sequence_like(x, parts), (_SEQ, x, specs), total
+        return _sequence_like(x, parts), (_SEQ, x, item_specs), total
     if isinstance(x, dict):
-        out, specs, total = _dict_like(x), {}, 0
+        out = _dict_like(x)
+        key_specs: dict[Any, Any] = {}
+        total = 0
         for key, item in x.items():
-            out[key], specs[key], n = _record_argument(tape, item, f"{where}[{key!r}]")
+            out[key], key_specs[key], n = _record_argument(tape, item, f"{where}[{key!r}]")
             total += n
-        return out, (_DICT, x, specs), total
+        return out, (_DICT, x, key_specs), total
     if isinstance(x, np.ndarray):
         vars_, n = _core._inputs(tape, x, where)
         return vars_, (_ARRAY, x.shape), n
@@ -74,7 +79,7 @@ def _record_argument(tape, x, where):
     return vars_, (_SCALAR,), n
 
 
-def _rebuild(spec, flat, offset):
+def _rebuild(spec: Any, flat: np.ndarray, offset: int) -> tuple[Any, int]:
     """The gradient for one spec from flat[offset:]; returns (result, new offset)."""
     kind = spec[0]
     if kind == _SCALAR:
@@ -100,7 +105,7 @@ def _rebuild(spec, flat, offset):
     return out, offset
 
 
-def _describe(x):
+def _describe(x: Any) -> str:
     if isinstance(x, np.ndarray):
         return f"a {x.dtype} array of shape {x.shape}"
     return f"an object of type {type(x).__name__}"
@@ -108,7 +113,7 @@ def _describe(x):
 
 # ---- outputs ----------------------------------------------------------------------
 
-def _scalar_output(out, tape, where):
+def _scalar_output(out: Any, tape: Tape, where: str) -> Var | float:
     """The output of f as a Var of `tape` or a float; TypeError otherwise."""
     if type(out) is Var:
         if out._tape_is(tape):
@@ -143,7 +148,7 @@ def _scalar_output(out, tape, where):
 
 # ---- argnums ----------------------------------------------------------------------
 
-def _check_argnums(argnums, where):
+def _check_argnums(argnums: Any, where: str) -> tuple[tuple[int, ...], bool]:
     """Validate argnums; returns (tuple of ints, whether a single int was given)."""
     if isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool):
         return (int(argnums),), True
@@ -157,7 +162,7 @@ def _check_argnums(argnums, where):
         f"{where}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
 
 
-def _resolve_argnums(nums, n_args, where):
+def _resolve_argnums(nums: tuple[int, ...], n_args: int, where: str) -> list[int]:
     out = []
     for a in nums:
         if not -n_args <= a < n_args:
@@ -170,14 +175,16 @@ def _resolve_argnums(nums, n_args, where):
     return out
 
 
-def _check_callable(f, where):
+def _check_callable(f: Any, where: str) -> None:
     if not callable(f):
         raise TypeError(f"{where}: f must be callable, got {_describe(f)}")
 
 
 # ---- the transforms ---------------------------------------------------------------
 
-def _value_and_grad_call(f, nums, single, args, kwargs, where):
+def _value_and_grad_call(f: Callable[..., Any], nums: tuple[int, ...], single: bool,
+                         args: tuple[Any, ...], kwargs: dict[str, Any],
+                         where: str) -> tuple[float, Any]:
     positions = _resolve_argnums(nums, len(args), where)
     tape = Tape()
     _core._begin(tape)
@@ -199,11 +206,12 @@ def _value_and_grad_call(f, nums, single, args, kwargs, where):
     for spec in specs:
         g, offset = _rebuild(spec, flat, offset)
         grads.append(g)
-    value = y.value if type(y) is Var else y
+    value = y.value if isinstance(y, Var) else y
     return value, (grads[0] if single else tuple(grads))
 
 
-def value_and_grad(f, argnums=0, *, holomorphic=False):
+def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
+                   holomorphic: bool = False) -> Callable[..., tuple[float, Any]]:
     """Make a function that returns f's value and gradient.
 
     Parameters
@@ -239,13 +247,14 @@ def value_and_grad(f, argnums=0, *, holomorphic=False):
             "supported yet (planned)")
 
     @functools.wraps(f)
-    def value_and_grad_f(*args, **kwargs):
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[float, Any]:
         return _value_and_grad_call(f, nums, single, args, kwargs, "value_and_grad")
 
     return value_and_grad_f
 
 
-def grad(f, argnums=0, *, holomorphic=False):
+def grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
+         holomorphic: bool = False) -> Callable[..., Any]:
     """Make a function that returns the gradient of scalar-valued f.
 
     Parameters
@@ -280,13 +289,13 @@ def grad(f, argnums=0, *, holomorphic=False):
             "yet (planned)")
 
     @functools.wraps(f)
-    def grad_f(*args, **kwargs):
+    def grad_f(*args: Any, **kwargs: Any) -> Any:
         return _value_and_grad_call(f, nums, single, args, kwargs, "grad")[1]
 
     return grad_f
 
 
-def value(obj):
+def value(obj: Any) -> Any:
     """The float values of a Var, an array of Vars or a list/tuple of them.
 
     Parameters
@@ -317,8 +326,8 @@ def value(obj):
     raise TypeError(f"fastad.value: expected a Var, a number or an array, got {_describe(obj)}")
 
 
-def _planned(name, feature):
-    def not_yet(*args, **kwargs):
+def _planned(name: str, feature: str) -> Callable[..., NoReturn]:
+    def not_yet(*args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError(f"fastad.{name}: {feature} is not supported yet (planned)")
     not_yet.__name__ = name
     not_yet.__qualname__ = name
