@@ -18,12 +18,15 @@ from fastad._core import (
     square, abs, sign, floor, ceil, erf, erfc, sigmoid,
     arctan2, hypot, power, maximum, minimum, logaddexp,
 )
-from fastad._transforms import grad, value_and_grad, value, jvp, jacfwd, hessian, hvp
+from fastad._transforms import (
+    grad, value_and_grad, vjp, jacobian, jacrev, value, jvp, jacfwd, hessian, hvp,
+)
 
 __all__ = [
     "__version__",
     "Var", "Tape", "FastADError", "TapeError", "BranchError",
-    "grad", "value_and_grad", "value", "jvp", "jacfwd", "hessian", "hvp",
+    "grad", "value_and_grad", "vjp", "jacobian", "jacrev", "value",
+    "jvp", "jacfwd", "hessian", "hvp",
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
     "arcsinh", "arccosh", "arctanh", "exp", "exp2", "expm1", "log", "log2",
     "log10", "log1p", "sqrt", "cbrt", "square", "abs", "sign", "floor", "ceil",

@@ -115,6 +115,21 @@ def _input_gradient(Tape tape, object y, count_t n_inputs):
     return tape.input_gradient(y, n_inputs)
 
 
+def _input_vjp(Tape tape, indices, seeds, count_t n_inputs):
+    """Cotangent-weighted sum of output rows: one sweep (see Tape.input_vjp)."""
+    return tape.input_vjp(indices, seeds, n_inputs)
+
+
+def _input_jacobian(Tape tape, indices, count_t n_inputs):
+    """Jacobian rows of the outputs at `indices`, one sweep each."""
+    return tape.input_jacobian(indices, n_inputs)
+
+
+def _output_entries(Tape tape, items, str where):
+    """(entry indices, values) of a flat sequence of outputs; -1 for numbers."""
+    return tape.output_entries(items, where)
+
+
 def _begin(Tape tape):
     """Start recording on tape in this thread."""
     tape.__enter__()

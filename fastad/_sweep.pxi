@@ -74,3 +74,20 @@ cdef void reverse_sweep(const TapeArrays* t, index_t last, value_t* adj) noexcep
         else:
             base = binary_base(op)
             reverse_binary(base, op - base, i, a, b, g, v, c, adj)
+
+
+cdef void jacobian_rows(const TapeArrays* t, const int64_t* indices, count_t m,
+                        count_t n_inputs, value_t* adj, double* rows) noexcept nogil:
+    """Row k of rows (m x n_inputs) = d(entry indices[k]) / d(entries 0 ..
+    n_inputs-1), by one sweep per row; adj has room for max(indices) + 1.
+    Rows of negative indices (constant outputs) are left as they are."""
+    cdef count_t k, index, n
+    for k in range(m):
+        index = indices[k]
+        if index < 0:
+            continue
+        memset(adj, 0, (index + 1) * sizeof(value_t))
+        adj[index] = 1.0
+        reverse_sweep(t, <index_t>index, adj)
+        n = n_inputs if n_inputs < index + 1 else index + 1
+        memcpy(rows + k * n_inputs, adj, n * sizeof(value_t))

@@ -4,7 +4,7 @@
 
 from libc.stdlib cimport malloc, realloc, calloc, free
 from libc.string cimport memcpy, memset
-from libc.stdint cimport INT32_MAX
+from libc.stdint cimport INT32_MAX, int64_t
 import threading
 
 cdef extern from *:
@@ -411,6 +411,92 @@ cdef class Tape:
         memcpy(cnp.PyArray_DATA(out), adj, n * sizeof(value_t))
         release_adjoints(adj, <count_t>(<Var>y).index + 1)
         return out
+
+    cdef object input_vjp(self, const int64_t[::1] indices, const double[::1] seeds,
+                          count_t n_inputs):
+        """Sum over k of seeds[k] * d(entry indices[k]) / d(entries 0 .. n_inputs-1).
+
+        One reverse sweep seeded at every output; an index of -1 marks a
+        constant output, which contributes nothing.
+        """
+        cdef cnp.ndarray out = np.zeros(n_inputs, dtype=np.float64)
+        cdef count_t k, last = -1
+        cdef value_t* adj
+        for k in range(indices.shape[0]):
+            if indices[k] > last:
+                last = indices[k]
+        if last < 0:
+            return out
+        adj = take_adjoints(last + 1)
+        for k in range(indices.shape[0]):
+            if indices[k] >= 0:
+                adj[indices[k]] += seeds[k]
+        if last > NOGIL_MIN_ENTRIES:
+            with nogil:
+                reverse_sweep(&self.arr, <index_t>last, adj)
+        else:
+            reverse_sweep(&self.arr, <index_t>last, adj)
+        memcpy(cnp.PyArray_DATA(out), adj, min(n_inputs, last + 1) * sizeof(value_t))
+        release_adjoints(adj, last + 1)
+        return out
+
+    cdef object input_jacobian(self, const int64_t[::1] indices, count_t n_inputs):
+        """Rows d(entry indices[k]) / d(entries 0 .. n_inputs-1), one sweep each.
+
+        All rows come from this one recording; an index of -1 (a constant
+        output) gives a row of zeros.
+        """
+        cdef count_t m = indices.shape[0]
+        cdef cnp.ndarray jac = np.zeros((m, n_inputs), dtype=np.float64)
+        cdef double* rows = <double*>cnp.PyArray_DATA(jac)
+        cdef count_t k, last = -1, work = 0
+        cdef value_t* adj
+        for k in range(m):
+            if indices[k] > last:
+                last = indices[k]
+            work += indices[k] + 1
+        if last < 0:
+            return jac
+        adj = take_adjoints(last + 1)
+        if work > NOGIL_MIN_ENTRIES:
+            with nogil:
+                jacobian_rows(&self.arr, &indices[0], m, n_inputs, adj, rows)
+        else:
+            jacobian_rows(&self.arr, &indices[0], m, n_inputs, adj, rows)
+        release_adjoints(adj, last + 1)
+        return jac
+
+    cdef object output_entries(self, object items, str where):
+        """Entry indices (-1 for numbers) and values of a flat sequence of outputs."""
+        cdef count_t m = len(items), k
+        cdef cnp.ndarray indices = np.empty(m, dtype=np.int64)
+        cdef cnp.ndarray values = np.empty(m, dtype=np.float64)
+        cdef int64_t* idx = <int64_t*>cnp.PyArray_DATA(indices)
+        cdef double* val = <double*>cnp.PyArray_DATA(values)
+        cdef Var v
+        for k in range(m):
+            item = items[k]
+            if type(item) is Var:
+                v = <Var>item
+                if v.tape is not self:
+                    if v.tape is not None and v.tape.recording:
+                        raise NotImplementedError(
+                            f"{where}: f returned a Var of an enclosing transform: "
+                            f"nested differentiation is not supported yet")
+                    raise TapeError(
+                        f"{where}: f returned a Var that was not computed from the "
+                        f"differentiated arguments of this call (a Var of another tape)")
+                idx[k] = v.index
+                val[k] = v.value
+            else:
+                number = as_real_number_or_none(item)
+                if number is None or isinstance(item, (bool, np.bool_)):
+                    raise TypeError(
+                        f"{where}: f must return Vars or real numbers, but output "
+                        f"element {k} is {describe(item)}")
+                idx[k] = -1
+                val[k] = number
+        return indices, values
 
     def gradient(self, y, wrt):
         """Derivative of a recorded scalar with respect to recorded Vars.

@@ -79,30 +79,61 @@ def _record_argument(tape: Tape, x: Any, where: str) -> tuple[Any, Any, int]:
     return vars_, (_SCALAR,), n
 
 
-def _rebuild(spec: Any, flat: np.ndarray, offset: int) -> tuple[Any, int]:
-    """The gradient for one spec from flat[offset:]; returns (result, new offset)."""
+def _leaf_result(columns: np.ndarray, out_shape: tuple[int, ...] | None,
+                 leaf_shape: tuple[int, ...]) -> Any:
+    """One leaf's derivative from its columns of the flat result.
+
+    columns is (n,) for a gradient (out_shape None) and (m, n) for a
+    Jacobian with m outputs of out_shape.
+    """
+    if out_shape is None:
+        return float(columns[0]) if leaf_shape == () else columns.reshape(leaf_shape)
+    block = columns.reshape(out_shape + leaf_shape)
+    return block[()] if block.shape == () else block  # np.float64 for shape ()
+
+
+def _rebuild(spec: Any, flat: np.ndarray, offset: int,
+             out_shape: tuple[int, ...] | None = None) -> tuple[Any, int]:
+    """The derivative for one argument spec from the columns of flat starting
+    at offset (see _leaf_result); returns (result, next offset)."""
     kind = spec[0]
     if kind == _SCALAR:
-        return float(flat[offset]), offset + 1
+        return _leaf_result(flat[..., offset:offset + 1], out_shape, ()), offset + 1
     if kind == _ARRAY:
         shape = spec[1]
         n = int(np.prod(shape, dtype=np.int64))
-        return flat[offset:offset + n].reshape(shape), offset + n
+        return _leaf_result(flat[..., offset:offset + n], out_shape, shape), offset + n
     if kind == _NUMBER_SEQ:
         _, original, n = spec
-        return _sequence_like(original, flat[offset:offset + n].tolist()), offset + n
+        if out_shape is None:
+            items = flat[offset:offset + n].tolist()
+        else:
+            items = [_leaf_result(flat[..., k:k + 1], out_shape, ())
+                     for k in range(offset, offset + n)]
+        return _sequence_like(original, items), offset + n
     if kind == _SEQ:
         _, original, specs = spec
         parts = []
         for s in specs:
-            part, offset = _rebuild(s, flat, offset)
+            part, offset = _rebuild(s, flat, offset, out_shape)
             parts.append(part)
         return _sequence_like(original, parts), offset
     _, original, specs = spec
     out = _dict_like(original)
     for key, s in specs.items():
-        out[key], offset = _rebuild(s, flat, offset)
+        out[key], offset = _rebuild(s, flat, offset, out_shape)
     return out, offset
+
+
+def _rebuild_all(specs: list[Any], flat: np.ndarray,
+                 out_shape: tuple[int, ...] | None = None) -> list[Any]:
+    """Derivatives for every recorded argument, in order."""
+    results = []
+    offset = 0
+    for spec in specs:
+        result, offset = _rebuild(spec, flat, offset, out_shape)
+        results.append(result)
+    return results
 
 
 def _describe(x: Any) -> str:
@@ -146,6 +177,45 @@ def _scalar_output(out: Any, tape: Tape, where: str) -> Var | float:
         f"got {_describe(out)}")
 
 
+def _flatten_output(out: Any, tape: Tape, where: str) -> tuple[tuple[int, ...], Any, Any]:
+    """f's output as (shape, entry indices, values); index -1 marks a number.
+
+    A Var or number has shape (); an array (object or numeric) its shape; a
+    list or tuple of scalars is taken as a 1-D array.
+    """
+    if isinstance(out, np.ndarray):
+        if out.dtype.kind == "c":
+            raise NotImplementedError(
+                f"{where}: f returned a complex array; complex differentiation "
+                f"is not supported yet (planned)")
+        shape = out.shape
+        items = out.reshape(-1).tolist() if out.dtype != object else list(out.reshape(-1))
+    elif isinstance(out, (list, tuple)):
+        shape = (len(out),)
+        items = list(out)
+        for k, item in enumerate(items):
+            if isinstance(item, (list, tuple, np.ndarray)):
+                raise TypeError(
+                    f"{where}: f returned a {type(out).__name__} whose element {k} is "
+                    f"not a scalar; return an array for outputs of more than one "
+                    f"dimension")
+    else:
+        shape = ()
+        items = [out]
+    for item in items:
+        if isinstance(item, (complex, np.complexfloating)):
+            raise NotImplementedError(
+                f"{where}: f returned a complex number; complex differentiation is "
+                f"not supported yet (planned)")
+    indices, values = _core._output_entries(tape, items, where)
+    return shape, indices, values
+
+
+def _output_value(shape: tuple[int, ...], values: np.ndarray) -> Any:
+    """The primal output: a float for shape (), else a float array."""
+    return float(values[0]) if shape == () else values.reshape(shape)
+
+
 # ---- argnums ----------------------------------------------------------------------
 
 def _check_argnums(argnums: Any, where: str) -> tuple[tuple[int, ...], bool]:
@@ -182,10 +252,14 @@ def _check_callable(f: Any, where: str) -> None:
 
 # ---- the transforms ---------------------------------------------------------------
 
-def _value_and_grad_call(f: Callable[..., Any], nums: tuple[int, ...], single: bool,
-                         args: tuple[Any, ...], kwargs: dict[str, Any],
-                         where: str) -> tuple[float, Any]:
-    positions = _resolve_argnums(nums, len(args), where)
+def _record(f: Callable[..., Any], positions: list[int], args: tuple[Any, ...],
+            kwargs: dict[str, Any], where: str) -> tuple[Tape, list[Any], int, Any]:
+    """Run f on a new tape with the arguments at positions as inputs.
+
+    Returns the tape (finished), one spec per differentiated argument, the
+    number of input scalars and f's output. The tape is closed even when f
+    raises, so an error leaves nothing recording.
+    """
     tape = Tape()
     _core._begin(tape)
     try:
@@ -199,13 +273,16 @@ def _value_and_grad_call(f: Callable[..., Any], nums: tuple[int, ...], single: b
         out = f(*call_args, **kwargs)
     finally:
         _core._end(tape)
+    return tape, specs, n_inputs, out
+
+
+def _value_and_grad_call(f: Callable[..., Any], nums: tuple[int, ...], single: bool,
+                         args: tuple[Any, ...], kwargs: dict[str, Any],
+                         where: str) -> tuple[float, Any]:
+    positions = _resolve_argnums(nums, len(args), where)
+    tape, specs, n_inputs, out = _record(f, positions, args, kwargs, where)
     y = _scalar_output(out, tape, where)
-    flat = _core._input_gradient(tape, y, n_inputs)
-    grads = []
-    offset = 0
-    for spec in specs:
-        g, offset = _rebuild(spec, flat, offset)
-        grads.append(g)
+    grads = _rebuild_all(specs, _core._input_gradient(tape, y, n_inputs))
     value = y.value if isinstance(y, Var) else y
     return value, (grads[0] if single else tuple(grads))
 
@@ -293,6 +370,137 @@ def grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
         return _value_and_grad_call(f, nums, single, args, kwargs, "grad")[1]
 
     return grad_f
+
+
+def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tuple[Any, ...]]]:
+    """Evaluate f and return a function of cotangents (vector-Jacobian products).
+
+    Parameters
+    ----------
+    f : callable
+        A function of the primals returning a Var, a number, an array, or a
+        list/tuple of scalars (a 1-D output).
+    *primals
+        The arguments, all differentiated: numbers, arrays, or lists,
+        tuples and dicts of them.
+
+    Returns
+    -------
+    out : float or numpy.ndarray
+        f's value (a float for a scalar output, else a float array).
+    vjp_fn : callable
+        ``vjp_fn(cotangent)`` with a cotangent shaped like out returns a
+        tuple with one result per primal, shaped like it: the cotangent
+        times the Jacobian. Each call is one reverse sweep over the
+        recording; call it as often as needed.
+
+    Examples
+    --------
+    >>> import numpy as np, fastad
+    >>> out, vjp_fn = fastad.vjp(lambda x: x * x, np.array([1.0, 2.0]))
+    >>> vjp_fn(np.array([1.0, 10.0]))
+    (array([ 2., 40.]),)
+    """
+    _check_callable(f, "vjp")
+    if not primals:
+        raise TypeError("vjp: give at least one primal argument")
+    tape, specs, n_inputs, out = _record(f, list(range(len(primals))), primals, {}, "vjp")
+    shape, indices, values = _flatten_output(out, tape, "vjp")
+
+    def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        seeds = _as_cotangent(cotangent, shape)
+        return tuple(_rebuild_all(specs, _core._input_vjp(tape, indices, seeds, n_inputs)))
+
+    return _output_value(shape, values), vjp_fn
+
+
+def _as_cotangent(cotangent: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """The cotangent as a flat float64 array; ValueError if not shaped like out."""
+    if isinstance(cotangent, (complex, np.complexfloating)) or (
+            isinstance(cotangent, np.ndarray) and cotangent.dtype.kind == "c"):
+        raise NotImplementedError(
+            "vjp: complex cotangents are not supported yet (planned)")
+    try:
+        ct = np.asarray(cotangent, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"vjp: the cotangent must be a number or an array of numbers, got "
+            f"{_describe(cotangent)}") from None
+    if ct.shape != shape:
+        raise ValueError(
+            f"vjp: the cotangent has shape {ct.shape}, but f's output has shape {shape}")
+    return ct.reshape(-1)
+
+
+_JACOBIAN_MODES = ("auto", "reverse", "forward")
+
+
+def jacobian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
+             mode: str = "auto", holomorphic: bool = False) -> Callable[..., Any]:
+    """Make a function that returns the Jacobian of f.
+
+    Parameters
+    ----------
+    f : callable
+        A function returning a Var, a number, an array (object or float,
+        Vars and numbers mixed) or a list/tuple of scalars (a 1-D output).
+    argnums : int or tuple of int, optional
+        Which positional arguments to differentiate (default 0).
+    mode : {"auto", "reverse", "forward"}, optional
+        "reverse" records f once and runs one reverse sweep per output;
+        "forward" (one tangent sweep per input) is planned; "auto" picks the
+        mode with fewer sweeps, reverse while forward mode is not built.
+    holomorphic : bool, optional
+        Complex Jacobian of a complex f (planned; True raises
+        NotImplementedError).
+
+    Returns
+    -------
+    callable
+        Takes f's arguments and returns an array of shape
+        ``out.shape + x.shape`` (a NumPy float64 scalar when that shape is
+        ()), mirrored into x's structure for lists, tuples and dicts, or a
+        tuple of such results when argnums is a tuple.
+
+    Examples
+    --------
+    >>> import numpy as np, fastad
+    >>> fastad.jacobian(lambda x: x[::-1] * 2.0)(np.array([1.0, 2.0]))
+    array([[0., 2.],
+           [2., 0.]])
+    """
+    _check_callable(f, "jacobian")
+    nums, single = _check_argnums(argnums, "jacobian")
+    if mode not in _JACOBIAN_MODES:
+        raise ValueError(f"jacobian: mode must be one of {_JACOBIAN_MODES}, got {mode!r}")
+    if mode == "forward":
+        raise NotImplementedError(
+            "jacobian(mode='forward'): forward mode is not supported yet (planned); "
+            "use mode='reverse'")
+    if holomorphic:
+        raise NotImplementedError(
+            "jacobian(holomorphic=True): complex differentiation is not supported "
+            "yet (planned)")
+
+    @functools.wraps(f)
+    def jacobian_f(*args: Any, **kwargs: Any) -> Any:
+        positions = _resolve_argnums(nums, len(args), "jacobian")
+        tape, specs, n_inputs, out = _record(f, positions, args, kwargs, "jacobian")
+        shape, indices, _ = _flatten_output(out, tape, "jacobian")
+        rows = _core._input_jacobian(tape, indices, n_inputs)
+        results = _rebuild_all(specs, rows, shape)
+        return results[0] if single else tuple(results)
+
+    return jacobian_f
+
+
+def jacrev(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
+           holomorphic: bool = False) -> Callable[..., Any]:
+    """Jacobian by reverse mode: ``jacobian(f, argnums, mode="reverse")``.
+
+    Records f once and runs one reverse sweep per output; see ``jacobian``.
+    """
+    return jacobian(f, argnums, mode="reverse", holomorphic=holomorphic)
 
 
 def value(obj: Any) -> Any:
