@@ -80,14 +80,17 @@ def _record_argument(tape: Tape, x: Any, where: str) -> tuple[Any, Any, int]:
 
 
 def _leaf_result(columns: np.ndarray, out_shape: tuple[int, ...] | None,
-                 leaf_shape: tuple[int, ...]) -> Any:
+                 leaf_shape: tuple[int, ...] | None) -> Any:
     """One leaf's derivative from its columns of the flat result.
 
     columns is (n,) for a gradient (out_shape None) and (m, n) for a
-    Jacobian with m outputs of out_shape.
+    Jacobian with m outputs of out_shape; leaf_shape is None for a number
+    and the array's shape for an array (a 0-d array stays an array).
     """
     if out_shape is None:
-        return float(columns[0]) if leaf_shape == () else columns.reshape(leaf_shape)
+        return float(columns[0]) if leaf_shape is None else columns.reshape(leaf_shape)
+    if leaf_shape is None:
+        leaf_shape = ()
     block = columns.reshape(out_shape + leaf_shape)
     return block[()] if block.shape == () else block  # np.float64 for shape ()
 
@@ -98,7 +101,7 @@ def _rebuild(spec: Any, flat: np.ndarray, offset: int,
     at offset (see _leaf_result); returns (result, next offset)."""
     kind = spec[0]
     if kind == _SCALAR:
-        return _leaf_result(flat[..., offset:offset + 1], out_shape, ()), offset + 1
+        return _leaf_result(flat[..., offset:offset + 1], out_shape, None), offset + 1
     if kind == _ARRAY:
         shape = spec[1]
         n = int(np.prod(shape, dtype=np.int64))
@@ -108,7 +111,7 @@ def _rebuild(spec: Any, flat: np.ndarray, offset: int,
         if out_shape is None:
             items = flat[offset:offset + n].tolist()
         else:
-            items = [_leaf_result(flat[..., k:k + 1], out_shape, ())
+            items = [_leaf_result(flat[..., k:k + 1], out_shape, None)
                      for k in range(offset, offset + n)]
         return _sequence_like(original, items), offset + n
     if kind == _SEQ:
