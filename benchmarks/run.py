@@ -453,6 +453,65 @@ def in_fresh_process(task, *args):
 
 # ==== the report ===================================================================
 
+# ==== Jacobians by reverse mode ======================================================
+# jacrev records f once and sweeps once per output: for m outputs at the end
+# of a long tape it should cost about record + m sweeps, against record + 1
+# sweep for the gradient of one scalar of the same recording.
+
+JACREV_OUTPUTS = (10, 100)
+
+
+def make_multi_output(m):
+    """The RK4 Lotka-Volterra final state mixed into m outputs, f(params) -> list."""
+    weights = [(1.0 + k / m, 2.0 - k / m) for k in range(m)]
+
+    def f(params):
+        alpha, beta, delta, gamma = params
+        u, v = LV_INITIAL
+        for _ in range(LV_STEPS):
+            u, v = rk4_step(u, v, alpha, beta, delta, gamma, LV_DT)
+        return [a * u + b * v for a, b in weights]
+
+    return f
+
+
+def measure_jacrev(settings):
+    """(m, entries, ratio series, record time, sweep time) for each m."""
+    rows = []
+    for m in JACREV_OUTPUTS:
+        f = make_multi_output(m)
+
+        def summed(params, f=f):
+            s = 0.0
+            for y in f(params):
+                s = s + y
+            return s
+
+        x = np.array(LV_PARAMS)  # an array argument gives an (m, 4) Jacobian
+        jac = fastad.jacrev(f)(x)
+        check = np.array([fastad.grad(lambda p, k=k: f(p)[k])(x) for k in (0, m - 1)])
+        if jac.shape != (m, 4) or not np.allclose(jac[[0, m - 1]], check, rtol=1e-13, atol=0):
+            raise RuntimeError(f"jacrev rows disagree with grad for m={m}")
+        series = paired_series(lambda: fastad.grad(summed)(x),
+                               lambda: fastad.jacrev(f)(x), settings.rk4_repeats)
+        stats = tape_stats(summed, LV_PARAMS, settings.sweep_repeats)
+        rows.append((m, stats.entries, series, stats.sweep_ns * stats.entries * 1e-9))
+    return rows
+
+
+def render_jacrev(rows):
+    lines = ["| outputs m | entries on tape | grad of the sum (record + 1 sweep) | jacrev "
+             "| jacrev / (record + 1 sweep) | sweep alone | record + m sweeps, predicted |",
+             "|---:|---:|---:|---:|---:|---:|---:|"]
+    for m, entries, series, sweep in rows:
+        record = series.baseline_time - sweep
+        predicted = (record + m * sweep) / series.baseline_time
+        lines.append(f"| {m} | {entries:,} | {format_time(series.baseline_time)} "
+                     f"| {format_time(series.candidate_time)} | **{series.ratio:.2f}x** "
+                     f"| {format_time(sweep)} | {predicted:.2f}x |")
+    return lines
+
+
 # ==== NumPy dispatch ================================================================
 # Why Var sets __array_priority__ and no __array_ufunc__: the cost of one
 # operation with a NumPy scalar on the left (W[i, j] * x[j]) under each
@@ -695,7 +754,7 @@ def render_targets(rows):
     return lines
 
 
-def render_report(settings, info, checks, rows, seconds, dispatch):
+def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows):
     kind = "quick smoke run (`--quick`): small sizes, few repeats" if settings.quick \
         else "full run"
     lines = ["# fastad benchmark results", "",
@@ -718,6 +777,13 @@ def render_report(settings, info, checks, rows, seconds, dispatch):
               "touched fresh memory, a cost plain Python does not pay. They are part "
               "of the fastad times above.", ""]
     lines += render_diagnostics(rows)
+    lines += ["", "## Jacobians by reverse mode", "",
+              "`fastad.jacrev` of the RK4 Lotka-Volterra integration (1,000 steps, "
+              "4 parameters) whose final state is mixed into m outputs, against "
+              "`fastad.grad` of the sum of the same outputs: one recording in both, "
+              "then m sweeps or one. The last column predicts the ratio from the "
+              "sweep time measured alone: (record + m sweeps) / (record + 1 sweep).", ""]
+    lines += render_jacrev(jacrev_rows)
     lines += ["", "## NumPy dispatch", "",
               "Cost of single operations by operand kind (best of 5 repeats, "
               "gc off). A NumPy scalar on the left returns NotImplemented at once "
@@ -779,6 +845,10 @@ def main(argv=None):
     for n in settings.rosenbrock_sizes:
         rows += in_fresh_process(measure_rosenbrock, n, settings)
     rows += in_fresh_process(measure_lotka_volterra, settings)
+    jacrev_rows = in_fresh_process(measure_jacrev, settings)
+    for m, entries, series, sweep in jacrev_rows:
+        print(f"  jacrev, m={m:<4} outputs: {series.ratio:.2f}x grad of the sum "
+              f"(record + 1 sweep); sweep alone {sweep * 1e6:.0f} us")
     dispatch = in_fresh_process(measure_dispatch, settings)
     plain, ops, routes = dispatch
     print(f"NumPy dispatch (ns per operation; float * float {plain:.0f}):")
@@ -788,7 +858,7 @@ def main(argv=None):
         print(f"  route: {doc:<70} {ns:6.0f}")
 
     report = render_report(settings, info, checks, rows, time.perf_counter() - started,
-                           dispatch)
+                           dispatch, jacrev_rows)
     print("Targets:")
     for target, case, measured, met in evaluate_targets(rows):
         print(f"  {target:<48} {case:<26} {measured:>14}  {'met' if met else 'MISSED'}")
