@@ -52,9 +52,11 @@ cdef class Var:
 
     # Makes NumPy arrays and NumPy scalars return NotImplemented from their
     # operators when the other operand is a Var, so `W[i, j] * x` reaches
-    # Var.__rmul__ directly instead of NumPy's object-array machinery. (A
-    # __array_ufunc__ method would also route np.float64 * Var through the
-    # ufunc dispatcher, about 20 times slower.)
+    # Var.__rmul__ instead of NumPy's object-array machinery. Measured in
+    # benchmarks/RESULTS.md (NumPy dispatch): an __array_ufunc__ method
+    # would send np.float64 * Var through the ufunc dispatcher (~1.5x
+    # slower still); __array_ufunc__ = None defers fastest but makes
+    # np.sin(v) raise, which the API requires to work.
     __array_priority__ = 1000.0
 
     def __init__(self, *args, **kwargs):
