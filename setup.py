@@ -20,7 +20,7 @@ DIRECTIVES = {
     "initializedcheck": DEBUG,
     # C division: x / 0.0 is inf or nan as in NumPy, not ZeroDivisionError.
     "cdivision": True,
-    "embedsignature": True,
+    "embedsignature": False,  # cyfunctions (binding=True) give help() their signature
     "linetrace": DEBUG,
     "profile": False,
 }

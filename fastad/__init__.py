@@ -6,7 +6,15 @@ whole gradient. See ``grad``, ``value_and_grad`` and ``Tape``.
 """
 
 from fastad._version import __version__
-from fastad import _core
+
+try:
+    from fastad import _core
+except ImportError as error:  # a source tree without its built extension
+    raise ImportError(
+        "fastad's compiled core (fastad._core) is not built here. Install with "
+        "`python -m pip install -e .` (builds it in place), or run Python from "
+        "outside the source tree to use an installed fastad"
+    ) from error
 from fastad._core import (
     Var,
     Tape,
@@ -20,13 +28,14 @@ from fastad._core import (
 )
 from fastad._transforms import (
     grad, value_and_grad, vjp, jacobian, jacrev, value, jvp, jacfwd, hessian, hvp,
+    trace, Function,
 )
 
 __all__ = [
     "__version__",
     "Var", "Tape", "FastADError", "TapeError", "BranchError",
     "grad", "value_and_grad", "vjp", "jacobian", "jacrev", "value",
-    "jvp", "jacfwd", "hessian", "hvp",
+    "jvp", "jacfwd", "hessian", "hvp", "trace", "Function",
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
     "arcsinh", "arccosh", "arctanh", "exp", "exp2", "expm1", "log", "log2",
     "log10", "log1p", "sqrt", "cbrt", "square", "abs", "sign", "floor", "ceil",

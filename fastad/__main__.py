@@ -8,6 +8,7 @@ median of the per-pair ratios, garbage collector off). Exits non-zero if a
 check fails.
 """
 
+import argparse
 import gc
 import importlib.machinery
 import math
@@ -113,7 +114,12 @@ def compiled_core() -> str:
     return path
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    argparse.ArgumentParser(
+        prog="python -m fastad",
+        description="Self-check and speed report: gradients of built-in problems "
+                    "against finite differences, and timings against plain Python.",
+    ).parse_args(argv)
     print(f"fastad {fastad.__version__} (Python {sys.version.split()[0]})")
     print(f"compiled core: {compiled_core()}")
     rng = random.Random(0)

@@ -13,8 +13,21 @@ from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
 cdef str describe(object x):
     """A short description of a bad input for error messages."""
     if isinstance(x, np.ndarray):
-        return f"a {x.dtype} array of shape {x.shape}"
+        return f"an array of dtype {x.dtype} and shape {x.shape}"
     return f"an object of type {type(x).__name__}"
+
+
+cdef int reject_array_subclass(object x, str where) except -1:
+    """Refuse ndarray subclasses whose meaning np.asarray would silently drop."""
+    if isinstance(x, np.ma.MaskedArray):
+        raise TypeError(
+            f"{where}: masked arrays are not supported (the mask would be lost); "
+            f"pass x.filled(...) or x.compressed()")
+    if isinstance(x, np.matrix):
+        raise TypeError(
+            f"{where}: np.matrix is not supported (its * is a matrix product); "
+            f"pass np.asarray(x)")
+    return 0
 
 
 cdef object as_real_number_or_none(object x):
@@ -29,7 +42,10 @@ cdef object as_real_number_or_none(object x):
 
 
 cdef double as_real_number(object x, str where) except? -1.0:
-    value = as_real_number_or_none(x)
+    try:
+        value = as_real_number_or_none(x)
+    except OverflowError:
+        raise OverflowError(f"{where}: {x!r} is too large for a float") from None
     if value is None:
         if PyComplex_Check(x) or isinstance(x, np.complexfloating):
             raise NotImplementedError(
@@ -41,6 +57,7 @@ cdef double as_real_number(object x, str where) except? -1.0:
 
 cdef cnp.ndarray as_float_array(object x, str where):
     """x as a float64 array; TypeError naming what was wrong otherwise."""
+    reject_array_subclass(x, where)
     arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
     kind = arr.dtype.kind
     if kind in "biuf":
@@ -56,8 +73,9 @@ cdef cnp.ndarray as_float_array(object x, str where):
             item = flat[k]
             if type(item) is Var:
                 raise NotImplementedError(
-                    f"{where}: the array holds fastad.Vars of an enclosing "
-                    f"transform; nested differentiation is not supported yet")
+                    f"{where}: the array holds fastad.Vars, but inputs must be "
+                    f"numbers (use .value); differentiating with respect to Vars "
+                    f"of an enclosing transform (nesting) is not supported yet")
             value = as_real_number_or_none(item)
             if value is None:
                 index = tuple(int(i) for i in np.unravel_index(k, arr.shape))
@@ -89,6 +107,7 @@ cdef object apply_unary(int op, object x):
     if type(x) is float:
         return unary_rule(op, PyFloat_AS_DOUBLE(x), 0.0, False)
     if isinstance(x, (np.ndarray, list, tuple)):
+        reject_array_subclass(x, OP_NAMES[op])
         arr = np.asarray(x)
         if arr.dtype == object:
             out = np.empty(arr.shape, dtype=object)
@@ -126,11 +145,13 @@ cdef object apply_binary(int vv_op, object a, object b):
     cdef double* po
     cdef count_t k, n
     if isinstance(a, (np.ndarray, list, tuple)) or isinstance(b, (np.ndarray, list, tuple)):
+        name = OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]
+        reject_array_subclass(a, name)
+        reject_array_subclass(b, name)
         arr_a = np.asarray(a) if not type(a) is Var else np.asarray(a, dtype=object)
         arr_b = np.asarray(b) if not type(b) is Var else np.asarray(b, dtype=object)
         if arr_a.dtype == object or arr_b.dtype == object:
             return np.frompyfunc(partial(_apply_binary_to_scalars, vv_op), 2, 1)(arr_a, arr_b)
-        name = OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]
         fa, fb = np.broadcast_arrays(as_float_array(arr_a, name), as_float_array(arr_b, name))
         shape = np.shape(fa)
         fa = np.ascontiguousarray(fa)
@@ -267,58 +288,79 @@ def sigmoid(x):
     return apply_unary(OP_SIGMOID, x)
 
 def arctan2(y, x):
-    """Angle of the point (x, y), elementwise with broadcasting."""
+    """Angle of the point (x, y), elementwise with broadcasting.
+
+Derivatives x/(x**2 + y**2) in y and -y/(x**2 + y**2) in x; 0 at the origin.
+"""
     return apply_binary(OP_ATAN2_VV, y, x)
 
 def hypot(x, y):
-    """sqrt(x**2 + y**2) without overflow, elementwise with broadcasting."""
+    """sqrt(x**2 + y**2) without overflow, elementwise with broadcasting.
+
+Derivatives x/hypot(x, y) and y/hypot(x, y); 0 at the origin, as abs'(0).
+"""
     return apply_binary(OP_HYPOT_VV, x, y)
 
 def power(x, y):
-    """x**y, elementwise with broadcasting."""
+    """x**y, elementwise with broadcasting.
+
+Derivatives y*x**(y-1) in x (0 when y == 0) and x**y*log(x) in y (0 at x == 0;
+nan for a negative x, where x**y is not real-differentiable in y).
+"""
     return apply_binary(OP_POW_VV, x, y)
 
 def maximum(x, y):
-    """Larger of x and y, elementwise; nan propagates, ties take x."""
+    """Larger of x and y, elementwise; nan propagates, ties take x.
+
+The derivative goes to the chosen argument (x on ties). NumPy's np.maximum
+on object arrays compares without nan propagation; this function propagates.
+"""
     return apply_binary(OP_MAXIMUM_VV, x, y)
 
 def minimum(x, y):
-    """Smaller of x and y, elementwise; nan propagates, ties take x."""
+    """Smaller of x and y, elementwise; nan propagates, ties take x.
+
+The derivative goes to the chosen argument (x on ties).
+"""
     return apply_binary(OP_MINIMUM_VV, x, y)
 
 def logaddexp(x, y):
-    """log(exp(x) + exp(y)) without overflow, elementwise with broadcasting."""
+    """log(exp(x) + exp(y)) without overflow, elementwise with broadcasting.
+
+Derivatives are the softmax weights exp(x - out) and exp(y - out); 1/2 each
+on ties. (NumPy has no object-array loop for logaddexp: use this function.)
+"""
     return apply_binary(OP_LOGADDEXP_VV, x, y)
 
 
 _UNARY_DOC = """
 
-    Parameters
-    ----------
-    x : Var, float, int or array_like
-        A Var, a real number, or an array (float, or object holding Vars
-        and numbers).
+Parameters
+----------
+x : Var, float, int or array_like
+    A Var, a real number, or an array (float, or object holding Vars
+    and numbers).
 
-    Returns
-    -------
-    Var, float or numpy.ndarray
-        A recorded Var for a Var, a float for a number, a float array for a
-        float array, an object array for an object array.
-    """
+Returns
+-------
+Var, float or numpy.ndarray
+    A recorded Var for a Var, a float for a number, a float array for a
+    float array, an object array for an object array.
+"""
 
 _BINARY_DOC = """
 
-    Parameters
-    ----------
-    x, y : Var, float, int or array_like
-        Vars, real numbers or arrays; arrays broadcast as in NumPy.
+Parameters
+----------
+x, y : Var, float, int or array_like
+    Vars, real numbers or arrays; arrays broadcast as in NumPy.
 
-    Returns
-    -------
-    Var, float or numpy.ndarray
-        A recorded Var if an argument is a Var, a float for two numbers, an
-        array if an argument is an array (object if it holds Vars).
-    """
+Returns
+-------
+Var, float or numpy.ndarray
+    A recorded Var if an argument is a Var, a float for two numbers, an
+    array if an argument is an array (object if it holds Vars).
+"""
 
 for _f in (sin, cos, tan, arcsin, arccos, arctan, sinh, cosh, tanh, arcsinh,
            arccosh, arctanh, exp, exp2, expm1, log, log2, log10, log1p, sqrt,

@@ -53,6 +53,7 @@ cdef enum Op:
     OP_FLOOR
     OP_CEIL
     OP_TRUNC
+    OP_RINT
     # ---- binary: three opcodes each, VV then VC then CV --------------------
     OP_ADD_VV
     OP_ADD_VC
@@ -104,7 +105,7 @@ OP_NAMES = (
     "neg", "abs", "square", "sqrt", "cbrt", "exp", "exp2", "expm1", "log",
     "log2", "log10", "log1p", "sin", "cos", "tan", "arcsin", "arccos",
     "arctan", "sinh", "cosh", "tanh", "arcsinh", "arccosh", "arctanh", "erf",
-    "erfc", "sigmoid", "sign", "floor", "ceil", "trunc",
+    "erfc", "sigmoid", "sign", "floor", "ceil", "trunc", "rint",
     "add", "subtract", "multiply", "divide", "power", "arctan2", "hypot",
     "maximum", "minimum", "logaddexp", "floor_divide", "remainder",
 )
@@ -229,6 +230,7 @@ cdef inline double unary_rule(int op, double x, double y, bint partial) noexcept
     elif op == OP_FLOOR:    return 0.0 if partial else libm.floor(x)
     elif op == OP_CEIL:     return 0.0 if partial else libm.ceil(x)
     elif op == OP_TRUNC:    return 0.0 if partial else libm.trunc(x)
+    elif op == OP_RINT:     return 0.0 if partial else libm.rint(x)      # ties to even, as np.rint
     return 0.0  # OP_INPUT and binary opcodes never reach here
 
 

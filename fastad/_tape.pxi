@@ -6,6 +6,7 @@ from libc.stdlib cimport malloc, realloc, calloc, free
 from libc.string cimport memcpy, memset
 from libc.stdint cimport INT32_MAX, int64_t
 import threading
+import weakref
 
 cdef extern from *:
     """
@@ -84,7 +85,7 @@ def _fail_nth_allocation(count_t n):
 # fresh page faults) and zero-filling new adjoint pages. Only touched with
 # the GIL held; buffers above SPARE_MAX_ENTRIES are returned to the system.
 
-cdef count_t SPARE_MAX_ENTRIES = 1 << 21
+cdef count_t SPARE_MAX_ENTRIES = 1 << 20
 cdef op_t* spare_ops = NULL
 cdef index_t* spare_arg0 = NULL
 cdef index_t* spare_arg1 = NULL
@@ -129,12 +130,21 @@ _thread_state = threading.local()
 
 
 cdef list active_tapes():
-    """This thread's stack of recording tapes, innermost last."""
+    """This thread's stack of recording tapes, innermost last, as weak
+    references: a tape entered and never exited is not kept alive by it."""
     try:
         return _thread_state.stack
     except AttributeError:
         _thread_state.stack = []
         return _thread_state.stack
+
+
+cdef bint is_active(Tape tape):
+    """Whether tape is on this thread's stack of recording tapes."""
+    for ref in active_tapes():
+        if ref() is tape:
+            return True
+    return False
 
 
 # ---- the tape -----------------------------------------------------------------
@@ -176,6 +186,7 @@ cdef class Tape:
     cdef bint recording
     cdef bint finished
     cdef size_t thread_ident
+    cdef object __weakref__
 
     def __cinit__(self):
         self.max_entries = INT32_MAX
@@ -299,6 +310,15 @@ cdef class Tape:
                 "belongs to the thread that started it")
         return 0
 
+    cdef int check_thread(self) except -1:
+        """A recording tape is read only by its own thread (it may grow meanwhile)."""
+        if self.recording and self.thread_ident != fastad_thread_id():
+            raise TapeError(
+                "this tape is recording in another thread: a recording tape "
+                "belongs to the thread that started it; differentiate after its "
+                "`with` block ends")
+        return 0
+
     cdef inline Var new_input(self, value_t v):
         return make_var(self, self.push(OP_INPUT, 0, 0, v), v)
 
@@ -309,7 +329,9 @@ cdef class Tape:
             raise TapeError("a Tape records once: make a new Tape for a new recording")
         self.recording = True
         self.thread_ident = fastad_thread_id()
-        active_tapes().append(self)
+        stack = active_tapes()
+        stack[:] = [ref for ref in stack if ref() is not None]
+        stack.append(weakref.ref(self))
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -325,7 +347,7 @@ cdef class Tape:
         stack = active_tapes()
         # Remove this tape (normally the innermost one).
         for k in range(len(stack) - 1, -1, -1):
-            if stack[k] is self:
+            if stack[k]() is self:
                 del stack[k]
                 break
 
@@ -487,7 +509,7 @@ cdef class Tape:
                         f"{where}: f returned a Var that was not computed from the "
                         f"differentiated arguments of this call (a Var of another tape)")
                 idx[k] = v.index
-                val[k] = v.value
+                val[k] = v._value
             else:
                 number = as_real_number_or_none(item)
                 if number is None or isinstance(item, (bool, np.bool_)):
@@ -512,10 +534,11 @@ cdef class Tape:
         -------
         float, numpy.ndarray or list
             Shaped like `wrt`: a float for a Var, a float array for an array,
-            a list of results for a list or tuple.
+            a list (tuple) of results for a list (tuple).
         """
         cdef value_t* adj = NULL
         cdef count_t n_adj = 0
+        self.check_thread()
         if type(y) is Var:
             self.check_output(<Var>y)
             adj = self.adjoints(<Var>y)
@@ -545,7 +568,8 @@ cdef class Tape:
                 out[k] = self.gather(adj, n_adj, flat[k])
             return out.reshape(wrt.shape)
         if isinstance(wrt, (list, tuple)):
-            return [self.gather(adj, n_adj, item) for item in wrt]
+            results = [self.gather(adj, n_adj, item) for item in wrt]
+            return results if type(wrt) is list else tuple(results)
         raise TypeError(
             f"Tape.gradient: wrt must be a Var, an array of Vars or a list of "
             f"them, got {describe(wrt)}")
@@ -569,6 +593,7 @@ cdef class Tape:
 
     def _sweep(self, Var y):
         """Benchmark hook: one reverse sweep from y, result discarded."""
+        self.check_thread()
         self.check_output(y)
         release_adjoints(self.adjoints(y), <count_t>y.index + 1)
 

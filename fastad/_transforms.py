@@ -150,11 +150,8 @@ def _describe(x: Any) -> str:
 def _scalar_output(out: Any, tape: Tape, where: str) -> Var | float:
     """The output of f as a Var of `tape` or a float; TypeError otherwise."""
     if type(out) is Var:
-        if out._tape_is(tape):
-            return out
-        raise _core.TapeError(
-            f"{where}: f returned a Var that was not computed from the "
-            f"differentiated arguments of this call (a Var of another tape)")
+        _core._output_entries(tape, [out], where)  # raises for a Var of another tape
+        return out
     if isinstance(out, np.ndarray):
         if out.shape == ():
             return _scalar_output(out[()], tape, where)
@@ -225,7 +222,7 @@ def _check_argnums(argnums: Any, where: str) -> tuple[tuple[int, ...], bool]:
     """Validate argnums; returns (tuple of ints, whether a single int was given)."""
     if isinstance(argnums, (int, np.integer)) and not isinstance(argnums, bool):
         return (int(argnums),), True
-    if isinstance(argnums, tuple) and argnums and all(
+    if isinstance(argnums, (tuple, list)) and argnums and all(
             isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in argnums):
         nums = tuple(int(a) for a in argnums)
         if len(set(nums)) != len(nums):
@@ -234,14 +231,14 @@ def _check_argnums(argnums: Any, where: str) -> tuple[tuple[int, ...], bool]:
     raise TypeError(
         f"{where}: argnums must be an int or a non-empty tuple of ints, got {argnums!r}")
 
-
 def _resolve_argnums(nums: tuple[int, ...], n_args: int, where: str) -> list[int]:
     out = []
     for a in nums:
         if not -n_args <= a < n_args:
             raise ValueError(
                 f"{where}: argnums {a} is out of range for {n_args} positional "
-                f"argument{'s' if n_args != 1 else ''}")
+                f"argument{'s' if n_args != 1 else ''} (differentiated arguments "
+                f"must be passed positionally, not by keyword)")
         out.append(a % n_args)
     if len(set(out)) != len(out):
         raise ValueError(f"{where}: argnums {nums} name the same argument twice")
@@ -528,13 +525,24 @@ def value(obj: Any) -> Any:
                             dtype=np.float64).reshape(obj.shape)
         return np.asarray(obj, dtype=np.float64) if obj.dtype.kind in "biuf" else obj
     if isinstance(obj, (list, tuple)):
-        items = [value(v) for v in obj]
-        return items if type(obj) is list else type(obj)(items)
+        return _sequence_like(obj, [value(v) for v in obj])
     if isinstance(obj, dict):
-        return {k: value(v) for k, v in obj.items()}
+        out = _dict_like(obj)
+        for k, v in obj.items():
+            out[k] = value(v)
+        return out
     if isinstance(obj, (numbers.Real, np.floating, np.integer)):
         return float(obj)
     raise TypeError(f"fastad.value: expected a Var, a number or an array, got {_describe(obj)}")
+
+
+class Function:
+    """A recorded function replayed in compiled code (planned: not built yet)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(
+            "fastad.Function: record-once replay (trace and Function) is not "
+            "supported yet (planned)")
 
 
 def _planned(name: str, feature: str) -> Callable[..., NoReturn]:
@@ -547,6 +555,7 @@ def _planned(name: str, feature: str) -> Callable[..., NoReturn]:
 
 
 jvp = _planned("jvp", "forward mode")
+trace = _planned("trace", "record-once replay (trace and Function)")
 jacfwd = _planned("jacfwd", "forward mode")
 hessian = _planned("hessian", "second-order differentiation")
 hvp = _planned("hvp", "second-order differentiation")

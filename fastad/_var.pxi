@@ -20,7 +20,7 @@ cdef inline Var make_var(Tape tape, index_t index, value_t value):
     cdef Var v = Var.__new__(Var)
     v.tape = tape
     v.index = index
-    v.value = value
+    v._value = value
     return v
 
 
@@ -48,7 +48,13 @@ cdef class Var:
 
     cdef Tape tape
     cdef index_t index
-    cdef readonly value_t value
+    cdef value_t _value
+
+    @property
+    def value(self):
+        """The value as a float: a constant to the tape (no derivative flows
+        through it, and a branch on it is not recorded)."""
+        return self._value
 
     # Makes NumPy arrays and NumPy scalars return NotImplemented from their
     # operators when the other operand is a Var, so `W[i, j] * x` reaches
@@ -165,12 +171,14 @@ cdef class Var:
     __hash__ = None
 
     def __bool__(self):
-        return self.value != 0.0
+        return self._value != 0.0
 
     # ---- conversions that would lose the derivative -----------------------------
 
     def __float__(self):
-        raise TypeError(_DROP_MESSAGE.format(what="float(v) (also math.sin(v) and other math functions)"))
+        raise TypeError(_DROP_MESSAGE.format(
+            what="float(v) (also math.sin(v), other math functions, and storing "
+                 "a Var in a float array: make the array with dtype=object)"))
 
     def __int__(self):
         raise TypeError(_DROP_MESSAGE.format(what="int(v)"))
@@ -182,8 +190,11 @@ cdef class Var:
         raise TypeError(_DROP_MESSAGE.format(what="complex(v)"))
 
     def __round__(self, ndigits=None):
-        raise TypeError(_DROP_MESSAGE.format(
-            what="round(v)") + " (fastad.floor(v + 0.5) rounds and keeps a Var)")
+        """Round half to even, as np.round; a Var with derivative 0."""
+        if ndigits is None or ndigits == 0:
+            return record_unary(OP_RINT, self)
+        scale = 10.0 ** ndigits
+        return record_unary(OP_RINT, self * scale) / scale
 
     # ---- real-number protocol --------------------------------------------------
 
@@ -224,6 +235,12 @@ cdef class Var:
     def log1p(self): return record_unary(OP_LOG1P, self)
     def sqrt(self): return record_unary(OP_SQRT, self)
     def cbrt(self): return record_unary(OP_CBRT, self)
+    def fabs(self): return record_unary(OP_ABS, self)
+    def rint(self): return record_unary(OP_RINT, self)
+    def deg2rad(self): return self * (np.pi / 180.0)
+    def rad2deg(self): return self * (180.0 / np.pi)
+    def radians(self): return self * (np.pi / 180.0)
+    def degrees(self): return self * (180.0 / np.pi)
     def arctan2(self, other): return record_binary(OP_ATAN2_VV, self, other, False)
     def hypot(self, other): return record_binary(OP_HYPOT_VV, self, other, False)
 
@@ -234,12 +251,12 @@ cdef class Var:
     # ---- display ---------------------------------------------------------------
 
     def __repr__(self):
-        return f"Var({self.value!r})"
+        return f"Var({self._value!r})"
 
     def __format__(self, spec):
         if not spec:
             return repr(self)
-        return format(self.value, spec)
+        return format(self._value, spec)
 
     # ---- copying and pickling ----------------------------------------------------
 
@@ -282,7 +299,7 @@ cdef inline object record_unary(int op, Var x):
     cdef value_t y
     if not recording_here(tape):
         check_var_recording(x)
-    y = unary_rule(op, x.value, 0.0, False)
+    y = unary_rule(op, x._value, 0.0, False)
     return make_var(tape, tape.push(<op_t>op, x.index, 0, y), y)
 
 
@@ -296,7 +313,7 @@ cdef inline object record_binary(int vv_op, Var x, object other, bint reflected)
         y = <Var>other
         if y.tape is not tape or not recording_here(tape):
             check_same_tape(x, y)
-        v = binary_rule(vv_op, x.value, y.value, 0.0, VALUE)
+        v = binary_rule(vv_op, x._value, y._value, 0.0, VALUE)
         return make_var(tape, tape.push(<op_t>vv_op, x.index, y.index, v), v)
     if type(other) is float:
         return record_with_constant(vv_op, x, PyFloat_AS_DOUBLE(other), reflected)
@@ -314,9 +331,9 @@ cdef inline object record_with_constant(int vv_op, Var x, value_t c, bint reflec
         check_var_recording(x)
     k = tape.push_const(c)
     if reflected:
-        v = binary_rule(vv_op, c, x.value, 0.0, VALUE)
+        v = binary_rule(vv_op, c, x._value, 0.0, VALUE)
         return make_var(tape, tape.push(<op_t>(vv_op + KIND_CV), k, x.index, v), v)
-    v = binary_rule(vv_op, x.value, c, 0.0, VALUE)
+    v = binary_rule(vv_op, x._value, c, 0.0, VALUE)
     return make_var(tape, tape.push(<op_t>(vv_op + KIND_VC), x.index, k, v), v)
 
 
@@ -357,8 +374,7 @@ cdef int check_same_tape(Var x, Var y) except -1:
     check_var_recording(x)
     check_var_recording(y)
     if x.tape is not y.tape:
-        stack = active_tapes()
-        if any(t is x.tape for t in stack) and any(t is y.tape for t in stack):
+        if is_active(x.tape) and is_active(y.tape):
             raise NotImplementedError(
                 "nested differentiation is not supported yet: a Var of an "
                 "enclosing transform or tape was combined with a Var of an "
@@ -377,27 +393,27 @@ cdef object compare(Var x, object other, int how):
     """x (how) other on values; a plain bool, or a bool array for an array."""
     cdef value_t b
     if type(other) is Var:
-        b = (<Var>other).value
+        b = (<Var>other)._value
     elif type(other) is float:
         b = PyFloat_AS_DOUBLE(other)
     elif isinstance(other, np.ndarray):
         # Elementwise, as for a float (NumPy hands the comparison back to
         # the Var because of __array_priority__).
-        return _COMPARISON_UFUNCS[how](x if other.dtype == object else x.value, other)
+        return _COMPARISON_UFUNCS[how](x if other.dtype == object else x._value, other)
     elif PyLong_Check(other):
-        return PyObject_RichCompare(x.value, other, how)  # exact for ints of any size
+        return PyObject_RichCompare(x._value, other, how)  # exact for ints of any size
     elif PyFloat_Check(other) or isinstance(other, (np.floating, np.integer, np.bool_)):
         b = float(other)
     else:
         return NotImplemented
     if how == Py_LT:
-        return x.value < b
+        return x._value < b
     if how == Py_LE:
-        return x.value <= b
+        return x._value <= b
     if how == Py_GT:
-        return x.value > b
+        return x._value > b
     if how == Py_GE:
-        return x.value >= b
+        return x._value >= b
     if how == Py_EQ:
-        return x.value == b
-    return x.value != b
+        return x._value == b
+    return x._value != b

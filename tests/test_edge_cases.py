@@ -21,11 +21,19 @@ def test_var_made_without_a_tape_raises_instead_of_crashing():
             v + x
 
 
-def test_round_raises_with_value_hint():
-    def f(x):
-        return round(x)
-    with pytest.raises(TypeError, match=r"\.value"):
-        fastad.grad(f)(1.4)
+@pytest.mark.parametrize("x, digits, expected", [
+    (1.4, None, 1.0), (2.5, None, 2.0), (-0.5, None, -0.0), (1.26, 1, 1.3), (12.5, -1, 10.0)])
+def test_round_is_a_var_with_derivative_zero(x, digits, expected):
+    value, g = fastad.value_and_grad(lambda v: round(v, digits) * 1.0)(x)
+    assert value == pytest.approx(expected) and g == 0.0
+
+
+def test_numpy_rounding_and_angle_functions_on_vars():
+    xs = np.array([0.4, 2.5, -1.6])
+    g = fastad.grad(lambda v: np.sum(np.round(v) + np.rint(v) + np.fabs(v) + np.deg2rad(v)
+                                     + np.rad2deg(v) + np.radians(v) + np.degrees(v)))(xs)
+    expected = np.sign(xs) + 2 * (np.pi / 180) + 2 * (180 / np.pi)
+    np.testing.assert_allclose(g, expected)
 
 
 def test_divmod():
@@ -79,3 +87,85 @@ def test_error_message_names_element_index_plainly():
 def test_zero_dim_results_keep_shape():
     assert np.shape(fastad.sin(np.array(1.0))) == ()
     assert np.shape(fastad.hypot(np.array(3.0), 4.0)) == ()
+
+
+@pytest.mark.filterwarnings("ignore::PendingDeprecationWarning")  # np.matrix
+@pytest.mark.parametrize("make", [lambda: np.ma.array([1.0, 2.0], mask=[0, 1]),
+                                  lambda: np.matrix([[1.0, 2.0]])], ids=["masked", "matrix"])
+def test_array_subclasses_that_change_meaning_are_refused(make):
+    x = make()
+    with pytest.raises(TypeError, match="not supported"):
+        fastad.grad(lambda v: np.sum(v * v))(x)
+    with pytest.raises(TypeError, match="not supported"):
+        fastad.sin(x)
+    with pytest.raises(TypeError, match="not supported"):
+        fastad.hypot(x, 1.0)
+
+
+def test_value_keeps_container_types():
+    P = collections.namedtuple("P", "a b")
+
+    def f(p):
+        v = fastad.value(p)
+        assert type(v) is P and v == P(1.0, 2.0)
+        d = fastad.value(collections.OrderedDict(a=p.a))
+        assert type(d) is collections.OrderedDict and d["a"] == 1.0
+        return p.a * p.b
+
+    assert fastad.grad(f)(P(1.0, 2.0)) == P(2.0, 1.0)
+
+
+def test_inner_transform_returning_an_outer_var_is_nesting():
+    with pytest.raises(NotImplementedError, match="nested"):
+        fastad.grad(lambda x: fastad.grad(lambda y: x * x)(1.0))(3.0)
+
+
+def test_tape_entered_and_never_exited_is_not_kept_alive():
+    import gc
+    import weakref
+    t = fastad.Tape()
+    t.__enter__()
+    t.var(1.0) * 2.0
+    ref = weakref.ref(t)
+    del t
+    gc.collect()
+    assert ref() is None
+    assert fastad.grad(lambda x: x * x)(2.0) == 4.0
+
+
+def test_gradient_of_a_tape_recording_in_another_thread_raises():
+    import threading
+    errors = []
+    with fastad.Tape() as t:
+        x = t.var(1.0)
+        y = x * 3.0
+
+        def read():
+            try:
+                t.gradient(y, x)
+            except fastad.TapeError as e:
+                errors.append(str(e))
+
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join()
+    assert len(errors) == 1 and "another thread" in errors[0]
+    # Once the block has ended, any thread may differentiate.
+    results = []
+    worker = threading.Thread(target=lambda: results.append(t.gradient(y, x)))
+    worker.start()
+    worker.join()
+    assert results == [3.0]
+
+
+def test_tape_gradient_mirrors_tuple_wrt():
+    with fastad.Tape() as t:
+        a, b = t.var(2.0), t.var(3.0)
+        y = a * b
+    assert t.gradient(y, (a, b)) == (3.0, 2.0)
+    assert t.gradient(y, [a, b]) == [3.0, 2.0]
+
+
+def test_huge_int_argument_names_the_problem():
+    with pytest.raises(OverflowError, match="too large for a float"):
+        fastad.grad(lambda x: x * 1.0)(10 ** 400)

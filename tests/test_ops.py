@@ -62,6 +62,7 @@ UNARY = {
     "floor": (math.floor, np.floor, lambda x: 0.0, [-2.5, 0.5, 3.2]),
     "ceil": (math.ceil, np.ceil, lambda x: 0.0, [-2.5, 0.5, 3.2]),
     "trunc": (math.trunc, np.trunc, lambda x: 0.0, [-2.5, 0.5, 3.2]),
+    "rint": (round, np.rint, lambda x: 0.0, [-2.3, 0.2, 3.7]),
 }
 
 # name -> (how user code records it, NumPy value, analytic (d/da, d/db),
