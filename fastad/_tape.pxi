@@ -335,6 +335,10 @@ cdef class Tape:
         return self
 
     def __exit__(self, exc_type, exc, tb):
+        if self.recording and self.thread_ident != fastad_thread_id():
+            raise TapeError(
+                "this tape is recording in another thread: only the thread that "
+                "entered it can close it")
         self.close()
         return False
 
@@ -539,6 +543,8 @@ cdef class Tape:
         cdef value_t* adj = NULL
         cdef count_t n_adj = 0
         self.check_thread()
+        if isinstance(y, np.ndarray) and y.shape == ():
+            y = y[()]
         if type(y) is Var:
             self.check_output(<Var>y)
             adj = self.adjoints(<Var>y)

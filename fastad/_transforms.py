@@ -141,7 +141,7 @@ def _rebuild_all(specs: list[Any], flat: np.ndarray,
 
 def _describe(x: Any) -> str:
     if isinstance(x, np.ndarray):
-        return f"a {x.dtype} array of shape {x.shape}"
+        return f"an array of dtype {x.dtype} and shape {x.shape}"
     return f"an object of type {type(x).__name__}"
 
 
@@ -194,7 +194,9 @@ def _flatten_output(out: Any, tape: Tape, where: str) -> tuple[tuple[int, ...], 
         shape = (len(out),)
         items = list(out)
         for k, item in enumerate(items):
-            if isinstance(item, (list, tuple, np.ndarray)):
+            if isinstance(item, np.ndarray) and item.shape == ():
+                items[k] = item[()]
+            elif isinstance(item, (list, tuple, np.ndarray)):
                 raise TypeError(
                     f"{where}: f returned a {type(out).__name__} whose element {k} is "
                     f"not a scalar; return an array for outputs of more than one "
@@ -416,20 +418,20 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
 
 def _as_cotangent(cotangent: Any, shape: tuple[int, ...]) -> np.ndarray:
     """The cotangent as a flat float64 array; ValueError if not shaped like out."""
-    if isinstance(cotangent, (complex, np.complexfloating)) or (
-            isinstance(cotangent, np.ndarray) and cotangent.dtype.kind == "c"):
-        raise NotImplementedError(
-            "vjp: complex cotangents are not supported yet (planned)")
     try:
-        ct = np.asarray(cotangent, dtype=np.float64)
+        ct = np.asarray(cotangent)
     except (TypeError, ValueError):
+        ct = np.asarray(None)
+    if ct.dtype.kind == "c":
+        raise NotImplementedError("vjp: complex cotangents are not supported yet (planned)")
+    if ct.dtype.kind not in "biuf" or isinstance(ct, (np.ma.MaskedArray, np.matrix)):
         raise TypeError(
             f"vjp: the cotangent must be a number or an array of numbers, got "
-            f"{_describe(cotangent)}") from None
+            f"{_describe(cotangent)}")
     if ct.shape != shape:
         raise ValueError(
             f"vjp: the cotangent has shape {ct.shape}, but f's output has shape {shape}")
-    return ct.reshape(-1)
+    return np.asarray(ct, dtype=np.float64).reshape(-1)
 
 
 _JACOBIAN_MODES = ("auto", "reverse", "forward")
@@ -498,7 +500,23 @@ def jacrev(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
            holomorphic: bool = False) -> Callable[..., Any]:
     """Jacobian by reverse mode: ``jacobian(f, argnums, mode="reverse")``.
 
-    Records f once and runs one reverse sweep per output; see ``jacobian``.
+    Records f once and runs one reverse sweep per output.
+
+    Parameters
+    ----------
+    f : callable
+        As for ``jacobian``.
+    argnums : int or tuple of int, optional
+        Which positional arguments to differentiate (default 0).
+    holomorphic : bool, optional
+        Complex Jacobian of a complex f (planned; True raises
+        NotImplementedError).
+
+    Returns
+    -------
+    callable
+        Takes f's arguments and returns the Jacobian, shaped
+        ``out.shape + x.shape`` as for ``jacobian``.
     """
     return jacobian(f, argnums, mode="reverse", holomorphic=holomorphic)
 
@@ -523,7 +541,9 @@ def value(obj: Any) -> Any:
         if obj.dtype == object:
             return np.array([value(v) for v in obj.reshape(-1)],
                             dtype=np.float64).reshape(obj.shape)
-        return np.asarray(obj, dtype=np.float64) if obj.dtype.kind in "biuf" else obj
+        if obj.dtype.kind in "biuf":
+            return np.asarray(obj, dtype=np.float64)
+        raise TypeError(f"fastad.value: expected numbers, got {_describe(obj)}")
     if isinstance(obj, (list, tuple)):
         return _sequence_like(obj, [value(v) for v in obj])
     if isinstance(obj, dict):

@@ -214,35 +214,93 @@ cdef class Var:
 
     # ---- methods NumPy's object-array loops call (np.sin(v), np.exp(xs)) -------
 
-    def sin(self): return record_unary(OP_SIN, self)
-    def cos(self): return record_unary(OP_COS, self)
-    def tan(self): return record_unary(OP_TAN, self)
-    def arcsin(self): return record_unary(OP_ARCSIN, self)
-    def arccos(self): return record_unary(OP_ARCCOS, self)
-    def arctan(self): return record_unary(OP_ARCTAN, self)
-    def sinh(self): return record_unary(OP_SINH, self)
-    def cosh(self): return record_unary(OP_COSH, self)
-    def tanh(self): return record_unary(OP_TANH, self)
-    def arcsinh(self): return record_unary(OP_ARCSINH, self)
-    def arccosh(self): return record_unary(OP_ARCCOSH, self)
-    def arctanh(self): return record_unary(OP_ARCTANH, self)
-    def exp(self): return record_unary(OP_EXP, self)
-    def exp2(self): return record_unary(OP_EXP2, self)
-    def expm1(self): return record_unary(OP_EXPM1, self)
-    def log(self): return record_unary(OP_LOG, self)
-    def log2(self): return record_unary(OP_LOG2, self)
-    def log10(self): return record_unary(OP_LOG10, self)
-    def log1p(self): return record_unary(OP_LOG1P, self)
-    def sqrt(self): return record_unary(OP_SQRT, self)
-    def cbrt(self): return record_unary(OP_CBRT, self)
-    def fabs(self): return record_unary(OP_ABS, self)
-    def rint(self): return record_unary(OP_RINT, self)
-    def deg2rad(self): return self * (np.pi / 180.0)
-    def rad2deg(self): return self * (180.0 / np.pi)
-    def radians(self): return self * (np.pi / 180.0)
-    def degrees(self): return self * (180.0 / np.pi)
-    def arctan2(self, other): return record_binary(OP_ATAN2_VV, self, other, False)
-    def hypot(self, other): return record_binary(OP_HYPOT_VV, self, other, False)
+    def sin(self):
+        """np.sin of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_SIN, self)
+    def cos(self):
+        """np.cos of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_COS, self)
+    def tan(self):
+        """np.tan of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_TAN, self)
+    def arcsin(self):
+        """np.arcsin of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_ARCSIN, self)
+    def arccos(self):
+        """np.arccos of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_ARCCOS, self)
+    def arctan(self):
+        """np.arctan of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_ARCTAN, self)
+    def sinh(self):
+        """np.sinh of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_SINH, self)
+    def cosh(self):
+        """np.cosh of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_COSH, self)
+    def tanh(self):
+        """np.tanh of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_TANH, self)
+    def arcsinh(self):
+        """np.arcsinh of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_ARCSINH, self)
+    def arccosh(self):
+        """np.arccosh of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_ARCCOSH, self)
+    def arctanh(self):
+        """np.arctanh of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_ARCTANH, self)
+    def exp(self):
+        """np.exp of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_EXP, self)
+    def exp2(self):
+        """np.exp2 of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_EXP2, self)
+    def expm1(self):
+        """np.expm1 of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_EXPM1, self)
+    def log(self):
+        """np.log of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_LOG, self)
+    def log2(self):
+        """np.log2 of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_LOG2, self)
+    def log10(self):
+        """np.log10 of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_LOG10, self)
+    def log1p(self):
+        """np.log1p of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_LOG1P, self)
+    def sqrt(self):
+        """np.sqrt of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_SQRT, self)
+    def cbrt(self):
+        """np.cbrt of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_CBRT, self)
+    def fabs(self):
+        """np.fabs of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_ABS, self)
+    def rint(self):
+        """np.rint of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_unary(OP_RINT, self)
+    def deg2rad(self):
+        """np.deg2rad of this Var, recorded (NumPy's object-array loops call it)."""
+        return self * (np.pi / 180.0)
+    def rad2deg(self):
+        """np.rad2deg of this Var, recorded (NumPy's object-array loops call it)."""
+        return self * (180.0 / np.pi)
+    def radians(self):
+        """np.radians of this Var, recorded (NumPy's object-array loops call it)."""
+        return self * (np.pi / 180.0)
+    def degrees(self):
+        """np.degrees of this Var, recorded (NumPy's object-array loops call it)."""
+        return self * (180.0 / np.pi)
+    def arctan2(self, other):
+        """np.arctan2 of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_binary(OP_ATAN2_VV, self, other, False)
+    def hypot(self, other):
+        """np.hypot of this Var, recorded (NumPy's object-array loops call it)."""
+        return record_binary(OP_HYPOT_VV, self, other, False)
 
     def _tape_is(self, Tape tape):
         """Whether this Var was recorded on `tape` (for the transforms)."""
