@@ -18,6 +18,7 @@ except ImportError as error:  # a source tree without its built extension
 from fastad._core import (
     Var,
     Tape,
+    Function,
     FastADError,
     TapeError,
     BranchError,
@@ -28,8 +29,8 @@ from fastad._core import (
 )
 from fastad._transforms import (
     grad, value_and_grad, vjp, jacobian, jacrev, value, jvp, jacfwd, hessian, hvp,
-    trace, Function,
 )
+from fastad._trace import trace
 
 __all__ = [
     "__version__",

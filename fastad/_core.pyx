@@ -93,6 +93,7 @@ include "_tape.pxi"
 include "_var.pxi"
 include "_sweep.pxi"
 include "_elementwise.pxi"
+include "_replay.pxi"
 
 
 def _inputs(Tape tape, object x, str where):

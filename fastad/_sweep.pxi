@@ -1,8 +1,11 @@
-# The reverse sweep: one pass from the output back to the inputs, adding
-# each entry's adjoint times its local partials into its operands' adjoints.
-# The partials come from the rules in _ops.pxi, recomputed from the stored
+# The sweeps over a tape, all noexcept nogil loops with a switch on the
+# opcode. The forward sweep re-evaluates every entry from new input values
+# (replay); the reverse sweep goes from an output back to the inputs,
+# adding each entry's adjoint times its local partials into its operands'
+# adjoints. Partials come from the rules in _ops.pxi, recomputed from the
 # values (storing them would cost 16 more bytes per binary entry, and replay
-# must recompute them anyway).
+# must recompute them anyway). The values are passed separately from the
+# tape's arrays, so one recording serves any number of replays at once.
 
 
 cdef inline void reverse_binary(int base, int kind, index_t i, index_t a, index_t b,
@@ -10,21 +13,29 @@ cdef inline void reverse_binary(int base, int kind, index_t i, index_t a, index_
                                 value_t* adj) noexcept nogil:
     # Called with constant base/kind in the hot cases below, where the
     # compiler folds binary_rule down to its one expression.
+    # Operands are read into locals before any adjoint is written: the
+    # compiler cannot rule out that adj and v overlap, and would reload.
+    cdef value_t va, vb, vi, da, db
     if kind == KIND_VV:
-        adj[a] += g * binary_rule(base, v[a], v[b], v[i], WRT_A)
-        adj[b] += g * binary_rule(base, v[a], v[b], v[i], WRT_B)
+        va = v[a]
+        vb = v[b]
+        vi = v[i]
+        da = g * binary_rule(base, va, vb, vi, WRT_A)
+        db = g * binary_rule(base, va, vb, vi, WRT_B)
+        adj[a] += da
+        adj[b] += db
     elif kind == KIND_VC:
         adj[a] += g * binary_rule(base, v[a], c[b], v[i], WRT_A)
     else:
         adj[b] += g * binary_rule(base, c[a], v[b], v[i], WRT_B)
 
 
-cdef void reverse_sweep(const TapeArrays* t, index_t last, value_t* adj) noexcept nogil:
-    """Accumulate adjoints of entries last .. 0; adj[last] holds the seed."""
+cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
+                        value_t* adj) noexcept nogil:
+    """Accumulate adjoints of entries last .. 0 at values v; adj[last] holds the seed."""
     cdef const op_t* ops = t.ops
     cdef const index_t* arg0 = t.arg0
     cdef const index_t* arg1 = t.arg1
-    cdef const value_t* v = t.values
     cdef const value_t* c = t.consts
     cdef count_t i
     cdef index_t a, b
@@ -69,15 +80,18 @@ cdef void reverse_sweep(const TapeArrays* t, index_t last, value_t* adj) noexcep
             adj[a] += g * unary_rule(OP_SQUARE, v[a], v[i], True)
         elif op == OP_EXP:
             adj[a] += g * unary_rule(OP_EXP, v[a], v[i], True)
-        elif op < FIRST_BINARY:
-            adj[a] += g * unary_rule(op, v[a], v[i], True)
         else:
-            base = binary_base(op)
-            reverse_binary(base, op - base, i, a, b, g, v, c, adj)
+            # Kept out of the equality chain above, so Cython compiles that
+            # chain to a C switch.
+            if op < FIRST_BINARY:
+                adj[a] += g * unary_rule(op, v[a], v[i], True)
+            else:
+                base = binary_base(op)
+                reverse_binary(base, op - base, i, a, b, g, v, c, adj)
 
 
-cdef void jacobian_rows(const TapeArrays* t, const int64_t* indices, count_t m,
-                        count_t n_inputs, value_t* adj, double* rows) noexcept nogil:
+cdef void jacobian_rows(const TapeArrays* t, const value_t* v, const int64_t* indices,
+                        count_t m, count_t n_inputs, value_t* adj, double* rows) noexcept nogil:
     """Row k of rows (m x n_inputs) = d(entry indices[k]) / d(entries 0 ..
     n_inputs-1), by one sweep per row; adj has room for max(indices) + 1.
     Rows of negative indices (constant outputs) are left as they are."""
@@ -88,6 +102,104 @@ cdef void jacobian_rows(const TapeArrays* t, const int64_t* indices, count_t m,
             continue
         memset(adj, 0, (index + 1) * sizeof(value_t))
         adj[index] = 1.0
-        reverse_sweep(t, <index_t>index, adj)
+        reverse_sweep(t, v, <index_t>index, adj)
         n = n_inputs if n_inputs < index + 1 else index + 1
         memcpy(rows + k * n_inputs, adj, n * sizeof(value_t))
+
+
+cdef inline value_t forward_binary(int base, int kind, index_t a, index_t b,
+                                   const value_t* v, const value_t* c) noexcept nogil:
+    # Constant base/kind in the hot cases below fold binary_rule away.
+    if kind == KIND_VV:
+        return binary_rule(base, v[a], v[b], 0.0, VALUE)
+    if kind == KIND_VC:
+        return binary_rule(base, v[a], c[b], 0.0, VALUE)
+    return binary_rule(base, c[a], v[b], 0.0, VALUE)
+
+
+cdef void forward_sweep(const TapeArrays* t, const value_t* inputs, count_t n_inputs,
+                        count_t n_entries, value_t* v) noexcept nogil:
+    """Values of entries 0 .. n_entries-1 for new inputs (entries 0 .. n_inputs-1).
+
+    Uses the same inlined rules as recording, so with the same inputs every
+    value is bit for bit the recorded one.
+    """
+    cdef const op_t* ops = t.ops
+    cdef const index_t* arg0 = t.arg0
+    cdef const index_t* arg1 = t.arg1
+    cdef const value_t* c = t.consts
+    cdef count_t i
+    cdef index_t a, b
+    cdef int op, base
+    memcpy(v, inputs, n_inputs * sizeof(value_t))
+    for i in range(n_inputs, n_entries):
+        op = ops[i]
+        a = arg0[i]
+        b = arg1[i]
+        if op == OP_ADD_VV:
+            v[i] = forward_binary(OP_ADD_VV, KIND_VV, a, b, v, c)
+        elif op == OP_ADD_VC:
+            v[i] = forward_binary(OP_ADD_VV, KIND_VC, a, b, v, c)
+        elif op == OP_ADD_CV:
+            v[i] = forward_binary(OP_ADD_VV, KIND_CV, a, b, v, c)
+        elif op == OP_SUB_VV:
+            v[i] = forward_binary(OP_SUB_VV, KIND_VV, a, b, v, c)
+        elif op == OP_SUB_VC:
+            v[i] = forward_binary(OP_SUB_VV, KIND_VC, a, b, v, c)
+        elif op == OP_SUB_CV:
+            v[i] = forward_binary(OP_SUB_VV, KIND_CV, a, b, v, c)
+        elif op == OP_MUL_VV:
+            v[i] = forward_binary(OP_MUL_VV, KIND_VV, a, b, v, c)
+        elif op == OP_MUL_VC:
+            v[i] = forward_binary(OP_MUL_VV, KIND_VC, a, b, v, c)
+        elif op == OP_MUL_CV:
+            v[i] = forward_binary(OP_MUL_VV, KIND_CV, a, b, v, c)
+        elif op == OP_DIV_VV:
+            v[i] = forward_binary(OP_DIV_VV, KIND_VV, a, b, v, c)
+        elif op == OP_DIV_VC:
+            v[i] = forward_binary(OP_DIV_VV, KIND_VC, a, b, v, c)
+        elif op == OP_DIV_CV:
+            v[i] = forward_binary(OP_DIV_VV, KIND_CV, a, b, v, c)
+        elif op == OP_NEG:
+            v[i] = unary_rule(OP_NEG, v[a], 0.0, False)
+        elif op == OP_SQUARE:
+            v[i] = unary_rule(OP_SQUARE, v[a], 0.0, False)
+        elif op == OP_EXP:
+            v[i] = unary_rule(OP_EXP, v[a], 0.0, False)
+        elif op == OP_INPUT:
+            v[i] = t.values[i]  # an input made after the leading ones keeps its value
+        else:
+            if op < FIRST_BINARY:  # outside the chain: it stays a C switch
+                v[i] = unary_rule(op, v[a], 0.0, False)
+            else:
+                base = binary_base(op)
+                v[i] = forward_binary(base, op - base, a, b, v, c)
+
+
+cdef count_t first_failing_guard(const Guard* guards, count_t n_guards, const value_t* v,
+                                 const value_t* c) noexcept nogil:
+    """Index of the first guard whose comparison comes out differently at
+    values v than when it was recorded, or -1 if all hold."""
+    cdef count_t k
+    cdef value_t a, b
+    cdef bint result
+    cdef int how
+    for k in range(n_guards):
+        a = v[guards[k].a]
+        b = c[guards[k].b] if guards[k].b_is_constant else v[guards[k].b]
+        how = guards[k].how
+        if how == Py_LT:
+            result = a < b
+        elif how == Py_LE:
+            result = a <= b
+        elif how == Py_GT:
+            result = a > b
+        elif how == Py_GE:
+            result = a >= b
+        elif how == Py_EQ:
+            result = a == b
+        else:
+            result = a != b
+        if result != guards[k].outcome:
+            return k
+    return -1

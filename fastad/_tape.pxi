@@ -4,7 +4,8 @@
 
 from libc.stdlib cimport malloc, realloc, calloc, free
 from libc.string cimport memcpy, memset
-from libc.stdint cimport INT32_MAX, int64_t
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.stdint cimport INT32_MAX, int64_t, uint8_t
 import threading
 import weakref
 
@@ -79,7 +80,7 @@ def _fail_nth_allocation(count_t n):
 
 
 # ---- reuse of released buffers --------------------------------------------------
-# The arrays of the last released tape and the last adjoint buffer are kept
+# The arrays of the last released tape and a few work buffers are kept
 # for the next ones, so repeated gradients reuse warm memory instead of
 # growing a new tape from INITIAL_CAPACITY (a realloc copy per doubling and
 # fresh page faults) and zero-filling new adjoint pages. Only touched with
@@ -93,35 +94,66 @@ cdef value_t* spare_values = NULL
 cdef count_t spare_capacity = 0
 cdef value_t* spare_consts = NULL
 cdef count_t spare_consts_capacity = 0
-cdef value_t* spare_adjoints = NULL
-cdef count_t spare_adjoints_length = 0
+# Work buffers (adjoints, replay values) come from a small pool. Each
+# buffer carries its capacity in a header slot just before the data, so it
+# can go back to the pool whatever size was asked for.
+cdef enum:
+    POOL_SLOTS = 4
+cdef value_t* pool_buffers[POOL_SLOTS]
+cdef count_t pool_capacities[POOL_SLOTS]
 
 
-cdef value_t* take_adjoints(count_t n) except NULL:
-    """A zeroed buffer of n adjoints; give it back with release_adjoints."""
-    global spare_adjoints, spare_adjoints_length
-    cdef value_t* adj
-    if spare_adjoints != NULL and spare_adjoints_length >= n and _failing_allocation == 0:
-        adj = spare_adjoints
-        spare_adjoints = NULL
-        memset(adj, 0, n * sizeof(value_t))
-        return adj
-    adj = <value_t*>calloc(n, sizeof(value_t)) if allocation_allowed() else NULL
-    if adj == NULL:
-        raise MemoryError(f"fastad: could not allocate {n * 8} bytes of adjoints")
-    return adj
-
-
-cdef void release_adjoints(value_t* adj, count_t n) noexcept:
-    global spare_adjoints, spare_adjoints_length
-    if adj == NULL:
-        return
-    if n <= SPARE_MAX_ENTRIES and (spare_adjoints == NULL or n > spare_adjoints_length):
-        free(spare_adjoints)
-        spare_adjoints = adj
-        spare_adjoints_length = n
+cdef value_t* take_buffer(count_t n, bint zeroed) except NULL:
+    """A buffer of at least n values (zeroed if asked); give it back with
+    release_buffer."""
+    cdef int k, best = -1
+    cdef value_t* block
+    if n < 1:
+        n = 1
+    if _failing_allocation == 0:
+        for k in range(POOL_SLOTS):
+            if (pool_buffers[k] != NULL and pool_capacities[k] >= n
+                    and (best < 0 or pool_capacities[k] < pool_capacities[best])):
+                best = k
+    if best >= 0:
+        block = pool_buffers[best]
+        pool_buffers[best] = NULL
+        if zeroed:
+            memset(block, 0, n * sizeof(value_t))
+        return block
+    if not allocation_allowed() or n > (<count_t>1 << 60):
+        block = NULL
+    elif zeroed:
+        block = <value_t*>calloc(n + 1, sizeof(value_t))
     else:
-        free(adj)
+        block = <value_t*>malloc((n + 1) * sizeof(value_t))
+    if block == NULL:
+        raise MemoryError(f"fastad: could not allocate {n * 8} bytes of work buffer")
+    (<count_t*>block)[0] = n  # the header
+    return block + 1
+
+
+cdef void release_buffer(value_t* buffer) noexcept:
+    """Return a buffer from take_buffer to the pool (or free it)."""
+    cdef int k, smallest = -1
+    cdef count_t capacity
+    if buffer == NULL:
+        return
+    capacity = (<count_t*>(buffer - 1))[0]
+    if capacity <= SPARE_MAX_ENTRIES:
+        for k in range(POOL_SLOTS):
+            if pool_buffers[k] == NULL:
+                pool_buffers[k] = buffer
+                pool_capacities[k] = capacity
+                return
+            if smallest < 0 or pool_capacities[k] < pool_capacities[smallest]:
+                smallest = k
+        if pool_capacities[smallest] < capacity:
+            free(pool_buffers[smallest] - 1)
+            pool_buffers[smallest] = buffer
+            pool_capacities[smallest] = capacity
+            return
+    free(buffer - 1)
 
 
 # ---- per-thread stack of active tapes -----------------------------------------
@@ -159,6 +191,18 @@ cdef struct TapeArrays:
     value_t* consts      # the constant pool
 
 
+cdef struct Guard:
+    # A comparison made while recording, and how it came out: a replay at
+    # new inputs is on the recorded branch only if every guard comes out
+    # the same. The left operand is always an entry (Python turns c < x
+    # into x > c); the right one an entry or a pooled constant.
+    index_t a
+    index_t b
+    uint8_t how            # Py_LT, Py_LE, Py_GT, Py_GE, Py_EQ or Py_NE
+    uint8_t b_is_constant
+    uint8_t outcome
+
+
 @cython.final
 cdef class Tape:
     """A recording of elementary operations (a Wengert list).
@@ -178,6 +222,9 @@ cdef class Tape:
     """
 
     cdef TapeArrays arr
+    cdef Guard* guards
+    cdef count_t n_guards
+    cdef count_t guards_capacity
     cdef count_t n_entries
     cdef count_t capacity
     cdef count_t n_consts
@@ -210,6 +257,7 @@ cdef class Tape:
             free(self.arr.arg0)
             free(self.arr.arg1)
             free(self.arr.values)
+        free(self.guards)
         if (self.consts_capacity > spare_consts_capacity
                 and self.consts_capacity <= SPARE_MAX_ENTRIES):
             free(spare_consts)
@@ -295,6 +343,22 @@ cdef class Tape:
         self.arr.consts[i] = c
         self.n_consts = i + 1
         return <index_t>i
+
+    cdef int push_guard(self, index_t a, index_t b, int how, bint b_is_constant,
+                        bint outcome) except -1:
+        """Record a comparison and its outcome (see Guard)."""
+        cdef count_t new_capacity
+        if self.n_guards == self.guards_capacity:
+            new_capacity = 16 if self.guards_capacity == 0 else 2 * self.guards_capacity
+            resize_array(<void**>&self.guards, new_capacity, sizeof(Guard))
+            self.guards_capacity = new_capacity
+        self.guards[self.n_guards].a = a
+        self.guards[self.n_guards].b = b
+        self.guards[self.n_guards].how = <uint8_t>how
+        self.guards[self.n_guards].b_is_constant = b_is_constant
+        self.guards[self.n_guards].outcome = outcome
+        self.n_guards += 1
+        return 0
 
     cdef int check_recording(self) except -1:
         if not self.recording:
@@ -404,16 +468,16 @@ cdef class Tape:
         """Run the reverse sweep seeded at y; the caller frees the result.
 
         The buffer covers entries 0 .. y.index, the only ones y depends
-        on; give it back with release_adjoints(adj, y.index + 1).
+        on; give it back with release_buffer.
         """
         cdef count_t n = <count_t>y.index + 1
-        cdef value_t* adj = take_adjoints(n)
+        cdef value_t* adj = take_buffer(n, True)
         adj[y.index] = 1.0
         if n > NOGIL_MIN_ENTRIES:
             with nogil:
-                reverse_sweep(&self.arr, y.index, adj)
+                reverse_sweep(&self.arr, self.arr.values, y.index, adj)
         else:
-            reverse_sweep(&self.arr, y.index, adj)
+            reverse_sweep(&self.arr, self.arr.values, y.index, adj)
         return adj
 
     cdef int check_output(self, Var y) except -1:
@@ -435,7 +499,7 @@ cdef class Tape:
         adj = self.adjoints(<Var>y)
         n = min(n_inputs, <count_t>(<Var>y).index + 1)
         memcpy(cnp.PyArray_DATA(out), adj, n * sizeof(value_t))
-        release_adjoints(adj, <count_t>(<Var>y).index + 1)
+        release_buffer(adj)
         return out
 
     cdef object input_vjp(self, const int64_t[::1] indices, const double[::1] seeds,
@@ -453,17 +517,17 @@ cdef class Tape:
                 last = indices[k]
         if last < 0:
             return out
-        adj = take_adjoints(last + 1)
+        adj = take_buffer(last + 1, True)
         for k in range(indices.shape[0]):
             if indices[k] >= 0:
                 adj[indices[k]] += seeds[k]
         if last > NOGIL_MIN_ENTRIES:
             with nogil:
-                reverse_sweep(&self.arr, <index_t>last, adj)
+                reverse_sweep(&self.arr, self.arr.values, <index_t>last, adj)
         else:
-            reverse_sweep(&self.arr, <index_t>last, adj)
+            reverse_sweep(&self.arr, self.arr.values, <index_t>last, adj)
         memcpy(cnp.PyArray_DATA(out), adj, min(n_inputs, last + 1) * sizeof(value_t))
-        release_adjoints(adj, last + 1)
+        release_buffer(adj)
         return out
 
     cdef object input_jacobian(self, const int64_t[::1] indices, count_t n_inputs):
@@ -483,13 +547,13 @@ cdef class Tape:
             work += indices[k] + 1
         if last < 0:
             return jac
-        adj = take_adjoints(last + 1)
+        adj = take_buffer(last + 1, True)
         if work > NOGIL_MIN_ENTRIES:
             with nogil:
-                jacobian_rows(&self.arr, &indices[0], m, n_inputs, adj, rows)
+                jacobian_rows(&self.arr, self.arr.values, &indices[0], m, n_inputs, adj, rows)
         else:
-            jacobian_rows(&self.arr, &indices[0], m, n_inputs, adj, rows)
-        release_adjoints(adj, last + 1)
+            jacobian_rows(&self.arr, self.arr.values, &indices[0], m, n_inputs, adj, rows)
+        release_buffer(adj)
         return jac
 
     cdef object output_entries(self, object items, str where):
@@ -556,7 +620,7 @@ cdef class Tape:
         try:
             return self.gather(adj, n_adj, wrt)
         finally:
-            release_adjoints(adj, n_adj)
+            release_buffer(adj)
 
     cdef object gather(self, const value_t* adj, count_t n_adj, object wrt):
         cdef Var w
@@ -593,15 +657,21 @@ cdef class Tape:
         return self.n_consts
 
     @property
+    def n_guards(self):
+        """Number of comparisons recorded (branch guards)."""
+        return self.n_guards
+
+    @property
     def nbytes(self):
-        """Bytes the recorded entries and constants occupy (not capacity)."""
-        return self.n_entries * ENTRY_BYTES + self.n_consts * sizeof(value_t)
+        """Bytes the recorded entries, constants and guards occupy (not capacity)."""
+        return (self.n_entries * ENTRY_BYTES + self.n_consts * sizeof(value_t)
+                + self.n_guards * sizeof(Guard))
 
     def _sweep(self, Var y):
         """Benchmark hook: one reverse sweep from y, result discarded."""
         self.check_thread()
         self.check_output(y)
-        release_adjoints(self.adjoints(y), <count_t>y.index + 1)
+        release_buffer(self.adjoints(y))
 
     def _entry(self, count_t i):
         """Test hook: entry i as (opcode, arg0, arg1, value)."""
@@ -614,6 +684,74 @@ cdef class Tape:
         if not 0 <= k < self.n_consts:
             raise IndexError(f"constant {k} out of range (0 .. {self.n_consts - 1})")
         return self.arr.consts[k]
+
+    def _state(self):
+        """The finished tape as bytes (for pickling a Function)."""
+        if self.recording:
+            raise TapeError("a tape that is still recording cannot be pickled")
+        n, m, g = self.n_entries, self.n_consts, self.n_guards
+        return (PyBytes_FromStringAndSize(<char*>self.arr.ops, n * sizeof(op_t)),
+                PyBytes_FromStringAndSize(<char*>self.arr.arg0, n * sizeof(index_t)),
+                PyBytes_FromStringAndSize(<char*>self.arr.arg1, n * sizeof(index_t)),
+                PyBytes_FromStringAndSize(<char*>self.arr.values, n * sizeof(value_t)),
+                PyBytes_FromStringAndSize(<char*>self.arr.consts, m * sizeof(value_t)),
+                PyBytes_FromStringAndSize(<char*>self.guards, g * sizeof(Guard)))
+
+    @staticmethod
+    def _from_state(state):
+        """A finished tape from _state's bytes, checked so that no operand,
+        constant or guard can point outside the arrays."""
+        ops, arg0, arg1, values, consts, guards = state
+        cdef count_t n = len(ops), m = len(consts) // sizeof(value_t)
+        cdef count_t g = len(guards) // sizeof(Guard), i, k
+        cdef Tape t = Tape()
+        if (len(arg0) != n * sizeof(index_t) or len(arg1) != n * sizeof(index_t)
+                or len(values) != n * sizeof(value_t) or len(consts) % sizeof(value_t)
+                or len(guards) % sizeof(Guard) or n > INT32_MAX or m > INT32_MAX):
+            raise ValueError("fastad: corrupt tape data in the pickle")
+        resize_array(<void**>&t.arr.ops, max(n, 1), sizeof(op_t))
+        resize_array(<void**>&t.arr.arg0, max(n, 1), sizeof(index_t))
+        resize_array(<void**>&t.arr.arg1, max(n, 1), sizeof(index_t))
+        resize_array(<void**>&t.arr.values, max(n, 1), sizeof(value_t))
+        t.capacity = max(n, 1)
+        resize_array(<void**>&t.arr.consts, max(m, 1), sizeof(value_t))
+        t.consts_capacity = max(m, 1)
+        resize_array(<void**>&t.guards, max(g, 1), sizeof(Guard))
+        t.guards_capacity = max(g, 1)
+        memcpy(t.arr.ops, <char*>ops, n * sizeof(op_t))
+        memcpy(t.arr.arg0, <char*>arg0, n * sizeof(index_t))
+        memcpy(t.arr.arg1, <char*>arg1, n * sizeof(index_t))
+        memcpy(t.arr.values, <char*>values, n * sizeof(value_t))
+        memcpy(t.arr.consts, <char*>consts, m * sizeof(value_t))
+        memcpy(t.guards, <char*>guards, g * sizeof(Guard))
+        t.n_entries, t.n_consts, t.n_guards = n, m, g
+        t.finished = True
+        for i in range(n):
+            if not t.entry_is_valid(i):
+                raise ValueError(f"fastad: corrupt tape data in the pickle (entry {i})")
+        for k in range(g):
+            if (t.guards[k].a < 0 or t.guards[k].a >= n or t.guards[k].b < 0
+                    or t.guards[k].b >= (m if t.guards[k].b_is_constant else n)
+                    or t.guards[k].how > Py_GE):
+                raise ValueError(f"fastad: corrupt tape data in the pickle (guard {k})")
+        return t
+
+    cdef bint entry_is_valid(self, count_t i) noexcept:
+        """Whether entry i's opcode and operands are in range (operands precede it)."""
+        cdef int op = self.arr.ops[i], kind
+        cdef index_t a = self.arr.arg0[i], b = self.arr.arg1[i]
+        if op >= N_OPS:
+            return False
+        if op == OP_INPUT:
+            return True
+        if op < FIRST_BINARY:
+            return 0 <= a < i
+        kind = op - binary_base(op)
+        if kind == KIND_VV:
+            return 0 <= a < i and 0 <= b < i
+        if kind == KIND_VC:
+            return 0 <= a < i and 0 <= b < self.n_consts
+        return 0 <= a < self.n_consts and 0 <= b < i
 
     def _set_max_entries(self, count_t n):
         """Test hook: lower the entry limit to reach the tape-full path."""

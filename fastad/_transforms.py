@@ -556,15 +556,6 @@ def value(obj: Any) -> Any:
     raise TypeError(f"fastad.value: expected a Var, a number or an array, got {_describe(obj)}")
 
 
-class Function:
-    """A recorded function replayed in compiled code (planned: not built yet)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        raise NotImplementedError(
-            "fastad.Function: record-once replay (trace and Function) is not "
-            "supported yet (planned)")
-
-
 def _planned(name: str, feature: str) -> Callable[..., NoReturn]:
     def not_yet(*args: Any, **kwargs: Any) -> NoReturn:
         raise NotImplementedError(f"fastad.{name}: {feature} is not supported yet (planned)")
@@ -575,7 +566,6 @@ def _planned(name: str, feature: str) -> Callable[..., NoReturn]:
 
 
 jvp = _planned("jvp", "forward mode")
-trace = _planned("trace", "record-once replay (trace and Function)")
 jacfwd = _planned("jacfwd", "forward mode")
 hessian = _planned("hessian", "second-order differentiation")
 hvp = _planned("hvp", "second-order differentiation")

@@ -171,7 +171,7 @@ cdef class Var:
     __hash__ = None
 
     def __bool__(self):
-        return self._value != 0.0
+        return compare(self, 0.0, Py_NE)  # `if x:` is a branch: guarded
 
     # ---- conversions that would lose the derivative -----------------------------
 
@@ -459,19 +459,44 @@ cdef object compare(Var x, object other, int how):
         # the Var because of __array_priority__).
         return _COMPARISON_UFUNCS[how](x if other.dtype == object else x._value, other)
     elif PyLong_Check(other):
-        return PyObject_RichCompare(x._value, other, how)  # exact for ints of any size
+        # Exact for ints of any size; the guard keeps the nearest float
+        # (exact below 2**53, an infinity beyond the float range).
+        result = PyObject_RichCompare(x._value, other, how)
+        try:
+            b = PyLong_AsDouble(other)
+        except OverflowError:
+            b = libm.INFINITY if other > 0 else -libm.INFINITY
+        record_guard(x, other, how, b, result is True)
+        return result
     elif PyFloat_Check(other) or isinstance(other, (np.floating, np.integer, np.bool_)):
         b = float(other)
     else:
         return NotImplemented
+    cdef bint outcome
     if how == Py_LT:
-        return x._value < b
-    if how == Py_LE:
-        return x._value <= b
-    if how == Py_GT:
-        return x._value > b
-    if how == Py_GE:
-        return x._value >= b
-    if how == Py_EQ:
-        return x._value == b
-    return x._value != b
+        outcome = x._value < b
+    elif how == Py_LE:
+        outcome = x._value <= b
+    elif how == Py_GT:
+        outcome = x._value > b
+    elif how == Py_GE:
+        outcome = x._value >= b
+    elif how == Py_EQ:
+        outcome = x._value == b
+    else:
+        outcome = x._value != b
+    record_guard(x, other, how, b, outcome)
+    return outcome
+
+
+cdef int record_guard(Var x, object other, int how, value_t b, bint outcome) except -1:
+    """Record the comparison as a branch guard if x's tape is recording here."""
+    cdef Tape tape = x.tape
+    if not recording_here(tape):
+        return 0  # a finished tape: the comparison is only a comparison
+    if type(other) is Var:
+        if (<Var>other).tape is tape:
+            tape.push_guard(x.index, (<Var>other).index, how, False, outcome)
+        return 0
+    tape.push_guard(x.index, tape.push_const(b), how, True, outcome)
+    return 0

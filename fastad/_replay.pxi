@@ -1,0 +1,498 @@
+# Record once, replay many times: a Function holds the recordings of a
+# traced function (one per branch pattern met) and re-evaluates value and
+# derivatives at new inputs with the forward and reverse sweeps, without
+# calling Python. Each call has its own value and adjoint buffers, so a
+# Function can be used from any number of threads at once.
+
+import os
+import threading
+
+# Branch patterns kept per Function; past this the least recently used
+# recording is dropped (a function alternating between more branches than
+# this re-traces, it is never wrong).
+MAX_RECORDINGS = 8
+
+
+@cython.final
+cdef class Recording:
+    """One branch of a traced function: its finished tape and its outputs."""
+
+    cdef Tape tape
+    cdef int64_t[::1] out_indices    # entry of each output, -1 for a constant
+    cdef double[::1] out_values       # each output's recorded value
+    cdef count_t n_inputs
+    cdef index_t last_output          # largest entry index among the outputs
+
+    @staticmethod
+    cdef Recording create(Tape tape, object indices, object values, count_t n_inputs):
+        cdef Recording r = Recording.__new__(Recording)
+        r.tape = tape
+        r.out_indices = np.ascontiguousarray(indices, dtype=np.int64)
+        r.out_values = np.ascontiguousarray(values, dtype=np.float64)
+        r.n_inputs = n_inputs
+        r.last_output = <index_t>max(-1, max(r.out_indices)) if len(indices) else -1
+        if tape.n_entries < n_inputs or tape.recording:
+            raise ValueError("fastad: a replayable recording needs a finished tape "
+                             "whose first entries are the inputs")
+        return r
+
+    cdef count_t evaluate(self, const double* x, value_t* values) noexcept nogil:
+        """Forward sweep at x into values; the first failing guard or -1."""
+        forward_sweep(&self.tape.arr, x, self.n_inputs, self.tape.n_entries, values)
+        return first_failing_guard(self.tape.guards, self.tape.n_guards, values,
+                                   self.tape.arr.consts)
+
+    def __reduce__(self):
+        return (_restore_recording, (self.tape._state(), np.asarray(self.out_indices),
+                                     np.asarray(self.out_values), self.n_inputs))
+
+
+def _restore_recording(tape_state, indices, values, n_inputs):
+    """Rebuild a pickled Recording."""
+    return Recording.create(Tape._from_state(tape_state), indices, values, n_inputs)
+
+
+cdef void batch_rows(Recording rec, const double* X, count_t first, count_t stop,
+                     double* values_out, double* grads_out, uint8_t* failed,
+                     value_t* values, value_t* adj) noexcept nogil:
+    """Rows first .. stop-1 of a batch: value and gradient of the scalar output,
+    or failed[row] = 1 where a guard comes out differently."""
+    cdef count_t row, n_in = rec.n_inputs
+    cdef index_t out = <index_t>rec.out_indices[0]
+    cdef count_t n_copy = n_in if n_in < out + 1 else out + 1
+    for row in range(first, stop):
+        if rec.evaluate(X + row * n_in, values) >= 0:
+            failed[row] = 1
+            continue
+        if out < 0:
+            values_out[row] = rec.out_values[0]
+            continue
+        values_out[row] = values[out]
+        memset(adj, 0, (out + 1) * sizeof(value_t))
+        adj[out] = 1.0
+        reverse_sweep(&rec.tape.arr, values, out, adj)
+        memcpy(grads_out + row * n_in, adj, n_copy * sizeof(value_t))
+
+
+# What a replay computes.
+cdef enum:
+    WANT_VALUE = 0
+    WANT_GRAD = 1
+    WANT_VJP = 2
+    WANT_JACOBIAN = 3
+
+
+@cython.final
+cdef class Function:
+    """A recorded function, replayed in compiled code at new inputs.
+
+    Made by ``fastad.trace``. Calls never run the Python function again,
+    except to re-trace at an input where a comparison made while tracing
+    (a branch guard) comes out differently (``retrace=True``); with
+    ``retrace=False`` that raises ``BranchError`` instead.
+
+    Attributes
+    ----------
+    n_inputs : int
+        Number of input scalars (6 for a (2, 3) input).
+    n_outputs : int
+        Number of output scalars.
+    n_ops : int
+        Length of the tape (entries), inputs included.
+    nbytes : int
+        Bytes of the recorded tape(s).
+    """
+
+    cdef list recordings          # most recently used first
+    cdef Recording primary        # the one traced at x0
+    cdef object recorder          # x -> Recording, or None (unpickled)
+    cdef bint retrace
+    cdef object in_shape          # None for a scalar input
+    cdef object out_shape
+    cdef count_t n_in
+    cdef count_t n_out
+    cdef object lock
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError("fastad.Function is made by fastad.trace(f, x0)")
+
+    @staticmethod
+    cdef Function create(Recording first, object recorder, bint retrace,
+                         object in_shape, object out_shape):
+        cdef Function F = Function.__new__(Function)
+        F.recordings = [first]
+        F.primary = first
+        F.recorder = recorder
+        F.retrace = retrace
+        F.in_shape = in_shape
+        F.out_shape = tuple(out_shape)
+        F.n_in = first.n_inputs
+        F.n_out = first.out_indices.shape[0]
+        F.lock = threading.Lock()
+        return F
+
+    # ---- properties ---------------------------------------------------------------
+
+    @property
+    def n_inputs(self):
+        """Number of input scalars."""
+        return self.n_in
+
+    @property
+    def n_outputs(self):
+        """Number of output scalars."""
+        return self.n_out
+
+    @property
+    def n_ops(self):
+        """Tape length (entries, inputs included) of the recording made at x0."""
+        return self.primary.tape.n_entries
+
+    @property
+    def nbytes(self):
+        """Bytes of the recorded tapes (every branch pattern kept)."""
+        return sum((<Recording>r).tape.nbytes for r in self.recordings)
+
+    def __repr__(self):
+        return (f"<fastad.Function: {self.n_in} inputs, {self.n_out} outputs, "
+                f"{self.n_ops} tape entries, {len(self.recordings)} branch pattern(s)>")
+
+    # ---- input and output shapes -------------------------------------------------
+
+    cdef cnp.ndarray flat_input(self, object x, str where):
+        """x as a contiguous float64 vector of n_inputs; ValueError on a wrong shape."""
+        cdef object arr
+        if isinstance(x, (np.ndarray, list, tuple)):
+            arr = as_float_array(x, where)
+        else:
+            arr = np.asarray(as_real_number(x, where), dtype=np.float64)
+        expected = () if self.in_shape is None else self.in_shape
+        if arr.shape != expected:
+            raise ValueError(
+                f"{where}: x has shape {arr.shape}, but the function was traced "
+                f"with an input of shape {expected}")
+        return np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
+
+    cdef object shaped_like_input(self, cnp.ndarray flat):
+        if self.in_shape is None:
+            return float(flat[0])
+        return flat.reshape(self.in_shape)
+
+    cdef object shaped_like_output(self, cnp.ndarray flat):
+        if self.out_shape == ():
+            return float(flat[0])
+        return flat.reshape(self.out_shape)
+
+    cdef int check_scalar_output(self, str where) except -1:
+        if self.out_shape != ():
+            raise TypeError(
+                f"{where}: the function's output has shape {self.out_shape}, not a "
+                f"scalar; use F.jacobian or F.vjp")
+        return 0
+
+    # ---- choosing the recording for an input ------------------------------------
+
+    cdef Recording recording_for(self, cnp.ndarray x, value_t** values_out, str where):
+        """A recording whose guards all hold at x, with its values at x.
+
+        Tries the recordings kept (most recent first), then re-traces. The
+        caller frees *values_out.
+        """
+        cdef const double* px = <const double*>cnp.PyArray_DATA(x)
+        cdef Recording rec
+        cdef value_t* values
+        cdef count_t failing = -1
+        for candidate in list(self.recordings):
+            rec = <Recording>candidate
+            values = take_buffer(rec.tape.n_entries, False)
+            if rec.tape.n_entries > NOGIL_MIN_ENTRIES:
+                with nogil:
+                    failing = rec.evaluate(px, values)
+            else:
+                failing = rec.evaluate(px, values)
+            if failing < 0:
+                if rec is not self.recordings[0]:
+                    with self.lock:
+                        if rec in self.recordings:
+                            self.recordings.remove(rec)
+                            self.recordings.insert(0, rec)
+                values_out[0] = values
+                return rec
+            release_buffer(values)
+        if not self.retrace or self.recorder is None:
+            reason = ("it was traced with retrace=False" if self.recorder is not None
+                      else "it was unpickled and has no Python function to re-trace")
+            raise BranchError(
+                f"{where}: at this x a comparison made while tracing (branch guard "
+                f"{failing}) comes out differently, so the recorded tape does not "
+                f"apply; the Function cannot re-trace because {reason}")
+        rec = self.recorder(self.shaped_like_input(x.copy()))
+        if rec.n_inputs != self.n_in or rec.out_indices.shape[0] != self.n_out:
+            raise ValueError(f"{where}: re-tracing gave a different number of outputs")
+        with self.lock:
+            self.recordings.insert(0, rec)
+            del self.recordings[MAX_RECORDINGS:]
+        values = take_buffer(rec.tape.n_entries, False)
+        rec.evaluate(px, values)
+        values_out[0] = values
+        return rec
+
+    cdef object replay(self, object x, int want, object w, str where):
+        """Value, gradient, cotangent or Jacobian at x (see WANT_*).
+
+        Returns the output values (a float64 vector) for WANT_VALUE, else
+        (output values, result) with the result a vector over the inputs
+        (WANT_GRAD, WANT_VJP: w is the flat cotangent) or an (outputs x
+        inputs) matrix (WANT_JACOBIAN).
+        """
+        cdef cnp.ndarray flat = self.flat_input(x, where)
+        cdef value_t* values = NULL
+        cdef value_t* adj = NULL
+        cdef Recording rec
+        cdef cnp.ndarray out_values, result
+        cdef const double* seeds
+        cdef count_t k, n_adj
+        cdef index_t index
+        rec = self.recording_for(flat, &values, where)
+        try:
+            out_values = np.empty(self.n_out, dtype=np.float64)
+            for k in range(self.n_out):
+                index = <index_t>rec.out_indices[k]
+                out_values[k] = values[index] if index >= 0 else rec.out_values[k]
+            if want == WANT_VALUE:
+                return out_values
+            n_adj = <count_t>rec.last_output + 1
+            if want == WANT_JACOBIAN:
+                result = np.zeros((self.n_out, self.n_in), dtype=np.float64)
+                if n_adj > 0:
+                    adj = take_buffer(n_adj, False)
+                    with nogil:
+                        jacobian_rows(&rec.tape.arr, values, &rec.out_indices[0], self.n_out,
+                                      self.n_in, adj, <double*>cnp.PyArray_DATA(result))
+                return out_values, result
+            result = np.zeros(self.n_in, dtype=np.float64)
+            if n_adj > 0:
+                adj = take_buffer(n_adj, True)
+                if want == WANT_GRAD:
+                    adj[rec.last_output] = 1.0  # the single output
+                else:
+                    seeds = <const double*>cnp.PyArray_DATA(w)
+                    for k in range(self.n_out):
+                        index = <index_t>rec.out_indices[k]
+                        if index >= 0:
+                            adj[index] += seeds[k]
+                if n_adj > NOGIL_MIN_ENTRIES:
+                    with nogil:
+                        reverse_sweep(&rec.tape.arr, values, rec.last_output, adj)
+                else:
+                    reverse_sweep(&rec.tape.arr, values, rec.last_output, adj)
+                memcpy(cnp.PyArray_DATA(result), adj, min(self.n_in, n_adj) * sizeof(value_t))
+            return out_values, result
+        finally:
+            release_buffer(values)
+            release_buffer(adj)
+
+    # ---- the public calls ---------------------------------------------------------
+
+    def __call__(self, x):
+        """The function's value at x: a float, or an array for an array output."""
+        return self.shaped_like_output(self.replay(x, WANT_VALUE, None, "Function"))
+
+    def value_and_grad(self, x):
+        """``(value, gradient)`` of a scalar output at x; the gradient is shaped like x.
+
+        Parameters
+        ----------
+        x : float or array_like
+            A point shaped like the input f was traced at.
+
+        Returns
+        -------
+        value : float
+        gradient : float or numpy.ndarray
+        """
+        self.check_scalar_output("Function.value_and_grad")
+        out, g = self.replay(x, WANT_GRAD, None, "Function.value_and_grad")
+        return float(out[0]), self.shaped_like_input(g)
+
+    def grad(self, x):
+        """Gradient of a scalar output at x, shaped like x."""
+        self.check_scalar_output("Function.grad")
+        return self.shaped_like_input(self.replay(x, WANT_GRAD, None, "Function.grad")[1])
+
+    def vjp(self, x, w):
+        """``(value, w^T J)``: the value at x and the cotangent w pulled back.
+
+        Parameters
+        ----------
+        x : float or array_like
+            A point shaped like the traced input.
+        w : float or array_like
+            A cotangent shaped like the output.
+
+        Returns
+        -------
+        value : float or numpy.ndarray
+        cotangent : float or numpy.ndarray
+            Shaped like x.
+        """
+        seeds = np.asarray(w, dtype=np.float64) if not isinstance(w, np.ndarray) else w
+        if seeds.dtype.kind not in "biuf":
+            raise TypeError(f"Function.vjp: w must be numbers, got {describe(seeds)}")
+        if seeds.shape != self.out_shape:
+            raise ValueError(
+                f"Function.vjp: w has shape {seeds.shape}, but the output has shape "
+                f"{self.out_shape}")
+        seeds = np.ascontiguousarray(seeds, dtype=np.float64).reshape(-1)
+        out, g = self.replay(x, WANT_VJP, seeds, "Function.vjp")
+        return self.shaped_like_output(out), self.shaped_like_input(g)
+
+    def jacobian(self, x, mode="auto"):
+        """Jacobian at x, of shape ``out.shape + x.shape``.
+
+        Parameters
+        ----------
+        x : float or array_like
+            A point shaped like the traced input.
+        mode : {"auto", "reverse", "forward"}, optional
+            "reverse" (one sweep per output; also what "auto" uses until
+            forward mode is built).
+
+        Returns
+        -------
+        numpy.ndarray
+            (A NumPy float64 scalar when the shape is ().)
+        """
+        if mode not in ("auto", "reverse", "forward"):
+            raise ValueError(f"Function.jacobian: mode must be 'auto', 'reverse' or "
+                             f"'forward', got {mode!r}")
+        if mode == "forward":
+            raise NotImplementedError(
+                "Function.jacobian(mode='forward'): forward mode is not supported "
+                "yet (planned); use mode='reverse'")
+        _, rows = self.replay(x, WANT_JACOBIAN, None, "Function.jacobian")
+        jac = rows.reshape(self.out_shape + (() if self.in_shape is None else self.in_shape))
+        return jac[()] if jac.shape == () else jac
+
+    def value_and_grad_batch(self, X, threads=None):
+        """Values and gradients of a scalar output at many points, in parallel.
+
+        Parameters
+        ----------
+        X : array_like
+            Points stacked along a first axis: shape ``(k,) + x.shape``.
+        threads : int, optional
+            Threads to use (default: all cores). The sweeps run without the
+            GIL.
+
+        Returns
+        -------
+        values : numpy.ndarray
+            Shape (k,).
+        grads : numpy.ndarray
+            Shape of X.
+        """
+        cdef object points
+        cdef count_t k
+        self.check_scalar_output("Function.value_and_grad_batch")
+        points = as_float_array(X, "Function.value_and_grad_batch")
+        row_shape = () if self.in_shape is None else tuple(self.in_shape)
+        if points.ndim < 1 or points.shape[1:] != row_shape:
+            raise ValueError(
+                f"Function.value_and_grad_batch: X has shape {points.shape}, expected "
+                f"(k,) + {row_shape}")
+        k = points.shape[0]
+        if threads is None:
+            threads = os.cpu_count() or 1
+        if not isinstance(threads, (int, np.integer)) or threads < 1:
+            raise ValueError(f"Function.value_and_grad_batch: threads must be a "
+                             f"positive int, got {threads!r}")
+        flat = np.ascontiguousarray(points, dtype=np.float64).reshape(k, self.n_in)
+        values = np.empty(k, dtype=np.float64)
+        grads = np.zeros((k, self.n_in), dtype=np.float64)
+        failed = np.zeros(k, dtype=np.uint8)
+        rec = self.recordings[0]
+        n_threads = max(1, min(int(threads), k))
+        bounds = [k * j // n_threads for j in range(n_threads + 1)]
+        if n_threads == 1:
+            self.batch_chunk(rec, flat, 0, k, values, grads, failed)
+        else:
+            workers = [threading.Thread(target=self._batch_chunk,
+                                        args=(rec, flat, bounds[j], bounds[j + 1],
+                                              values, grads, failed))
+                       for j in range(n_threads)]
+            for t in workers:
+                t.start()
+            for t in workers:
+                t.join()
+        # Rows on another branch than the first recording: one at a time,
+        # through the recordings kept or a re-trace.
+        for row in np.flatnonzero(failed):
+            v, g = self.replay(flat[row], WANT_GRAD, None, "Function.value_and_grad_batch")
+            values[row] = v[0]
+            grads[row] = g
+        return values, grads.reshape(points.shape)
+
+    def _batch_chunk(self, Recording rec, cnp.ndarray X, count_t first, count_t stop,
+                     cnp.ndarray values, cnp.ndarray grads, cnp.ndarray failed):
+        """Rows first .. stop-1 of a batch, without the GIL (one thread's share)."""
+        self.batch_chunk(rec, X, first, stop, values, grads, failed)
+
+    cdef int batch_chunk(self, Recording rec, cnp.ndarray X, count_t first, count_t stop,
+                         cnp.ndarray values, cnp.ndarray grads, cnp.ndarray failed) except -1:
+        cdef value_t* vals = take_buffer(rec.tape.n_entries, False)
+        cdef value_t* adj = NULL
+        try:
+            adj = take_buffer(rec.last_output + 1, False)
+            with nogil:
+                batch_rows(rec, <const double*>cnp.PyArray_DATA(X), first, stop,
+                           <double*>cnp.PyArray_DATA(values), <double*>cnp.PyArray_DATA(grads),
+                           <uint8_t*>cnp.PyArray_DATA(failed), vals, adj)
+        finally:
+            release_buffer(vals)
+            release_buffer(adj)
+        return 0
+
+    # ---- second order: planned ----------------------------------------------------
+
+    def hvp(self, x, v):
+        """Hessian-vector product (planned: raises NotImplementedError)."""
+        raise NotImplementedError("Function.hvp: second-order differentiation is not supported yet (planned)")
+
+    def hessian(self, x):
+        """Hessian (planned: raises NotImplementedError)."""
+        raise NotImplementedError("Function.hessian: second-order differentiation is not supported yet (planned)")
+
+    def jvp(self, x, v):
+        """Jacobian-vector product (planned: raises NotImplementedError)."""
+        raise NotImplementedError("Function.jvp: forward mode is not supported yet (planned)")
+
+    def grad_function(self):
+        """A Function computing the gradient (planned: raises NotImplementedError)."""
+        raise NotImplementedError("Function.grad_function: higher-order differentiation is not supported yet (planned)")
+
+    # ---- pickling -----------------------------------------------------------------
+
+    def __reduce__(self):
+        # The tapes, not f: an unpickled Function replays but cannot re-trace.
+        return (_restore_function, (self.primary, list(self.recordings), self.retrace,
+                                    self.in_shape, self.out_shape))
+
+
+def _restore_function(Recording primary, recordings, retrace, in_shape, out_shape):
+    """Rebuild a pickled Function (without its Python function)."""
+    cdef Function F = Function.create(primary, None, retrace, in_shape, out_shape)
+    F.recordings = [r if r is not None else primary for r in recordings]
+    return F
+
+
+def _make_function(Tape tape, indices, values, count_t n_inputs, recorder, bint retrace,
+                   in_shape, out_shape):
+    """A Function for a finished tape (used by fastad.trace)."""
+    return Function.create(Recording.create(tape, indices, values, n_inputs), recorder,
+                           retrace, in_shape, out_shape)
+
+
+def _make_recording(Tape tape, indices, values, count_t n_inputs):
+    """A Recording for a finished tape (used when re-tracing)."""
+    return Recording.create(tape, indices, values, n_inputs)
