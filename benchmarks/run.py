@@ -512,6 +512,176 @@ def render_jacrev(rows):
     return lines
 
 
+# ==== replay: fastad.trace ============================================================
+# A Function replays its tape in compiled code. Measured side by side:
+# against re-recording through Python (fastad.value_and_grad of the same f),
+# against a hand-written C analytic gradient (the physical limit for
+# Rosenbrock), and against CasADi's gradient Function where CasADi is
+# installed (pip install casadi; never a dependency).
+
+ROSEN_C = r"""
+double rosen_value_and_grad(const double* x, double* g, long n) {
+    double f = 0.0;
+    for (long i = 0; i < n; ++i) g[i] = 0.0;
+    for (long i = 0; i + 1 < n; ++i) {
+        double t = x[i + 1] - x[i] * x[i];
+        double u = 1.0 - x[i];
+        f += 100.0 * t * t + u * u;
+        g[i] += -400.0 * t * x[i] - 2.0 * u;
+        g[i + 1] += 200.0 * t;
+    }
+    return f;
+}
+"""
+
+
+def compiled_c_rosenbrock():
+    """The C gradient above, compiled with the system compiler and loaded by
+    ctypes; None (with the reason) where that is not possible."""
+    import ctypes
+    import tempfile
+    folder = tempfile.mkdtemp(prefix="fastad-bench-")
+    source, library = os.path.join(folder, "rosen.c"), os.path.join(folder, "rosen.so")
+    with open(source, "w") as handle:
+        handle.write(ROSEN_C)
+    compiler = os.environ.get("CC", "cc")
+    done = subprocess.run([compiler, "-O2", "-shared", "-fPIC", "-o", library, source],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        return None, f"{compiler} failed: {done.stderr.strip()[:200]}"
+    lib = ctypes.CDLL(library)
+    lib.rosen_value_and_grad.restype = ctypes.c_double
+    lib.rosen_value_and_grad.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_long]
+
+    def value_and_grad(x, g):
+        return lib.rosen_value_and_grad(x.ctypes.data, g.ctypes.data, x.size)
+
+    return value_and_grad, None
+
+
+def casadi_gradient(f, n):
+    """CasADi's Function computing (f, grad f) for f written in scalar Python,
+    its build time, or None and the reason."""
+    try:
+        import casadi
+    except ImportError:
+        return None, None, "CasADi is not installed (pip install casadi)"
+    start = time.perf_counter()
+    x = casadi.SX.sym("x", n)
+    y = f([x[i] for i in range(n)])
+    gradient = casadi.Function("g", [x], [y, casadi.gradient(y, x)])
+    return gradient, time.perf_counter() - start, None
+
+
+@dataclass
+class ReplayRow:
+    problem: str
+    entries: int
+    replay_seconds: float
+    versus_recording: Series
+    versus_c: Series | None
+    versus_casadi: Series | None
+    casadi_build_seconds: float | None
+    notes: list
+
+
+def replay_row(problem, f, x, settings, with_c=False):
+    """Replay of f at points near x, against its re-recording, C and CasADi."""
+    F = fastad.trace(f, x)
+    rng = np.random.default_rng(7)
+    point = x + 0.01 * rng.standard_normal(x.shape)
+    value, grad = F.value_and_grad(point)
+    ref_value, ref_grad = fastad.value_and_grad(f)(point)
+    if value != ref_value or not np.array_equal(grad, ref_grad):
+        raise RuntimeError(f"{problem}: replay disagrees with re-recording")
+    replay = lambda: F.value_and_grad(point)  # noqa: E731
+    record = lambda: fastad.value_and_grad(f)(point)  # noqa: E731
+    repeats = settings.rk4_repeats
+    versus_recording = paired_series(record, replay, repeats)
+    notes = []
+    versus_c = None
+    if with_c:
+        c_grad, why = compiled_c_rosenbrock()
+        if c_grad is None:
+            notes.append(f"C gradient: {why}")
+        else:
+            g = np.empty_like(point)
+            c_value = c_grad(point, g)
+            notes.append(f"C gradient vs replay: value diff {abs(c_value - value):.1e}, "
+                         f"max grad diff {np.max(np.abs(g - grad)):.1e}")
+            versus_c = paired_series(lambda: c_grad(point, g), replay, repeats)
+    versus_casadi = None
+    casadi_fn, build, why = casadi_gradient(f, x.size)
+    if casadi_fn is None:
+        notes.append(why)
+    else:
+        out = casadi_fn(point)
+        notes.append(f"CasADi vs replay: max grad diff "
+                     f"{np.max(np.abs(np.asarray(out[1]).ravel() - grad)):.1e}")
+        versus_casadi = paired_series(lambda: casadi_fn(point), replay, repeats)
+    with gc_state(False):
+        inner = calls_per_sample(replay)
+        replay_seconds = min(seconds_per_call(replay, inner) for _ in range(repeats))
+    return ReplayRow(problem, F.n_ops, replay_seconds, versus_recording, versus_c,
+                     versus_casadi, build, notes)
+
+
+def tiny_call_overhead(settings):
+    """Seconds per F.value_and_grad call of a 2-input, 4-entry function."""
+    F = fastad.trace(lambda v: v[0] * v[1] + v[0], np.array([1.0, 2.0]))
+    point = np.array([1.5, 2.5])
+    call = lambda: F.value_and_grad(point)  # noqa: E731
+    with gc_state(False):
+        inner = calls_per_sample(call)
+        return min(seconds_per_call(call, inner) for _ in range(settings.rk4_repeats))
+
+
+def batch_scaling(settings, points=256):
+    """Seconds for value_and_grad_batch of Rosenbrock n=10^4 at 256 points,
+    on 1 and on 2 threads (best of the repeats, alternated)."""
+    x = np.asarray(rosenbrock_point(10_000))
+    F = fastad.trace(rosenbrock, x)
+    X = x + 0.01 * np.random.default_rng(3).standard_normal((points, x.size))
+    one, two = [], []
+    with gc_state(False):
+        for _ in range(max(3, settings.rk4_repeats // 3)):
+            one.append(seconds_per_call(lambda: F.value_and_grad_batch(X, threads=1), 1))
+            two.append(seconds_per_call(lambda: F.value_and_grad_batch(X, threads=2), 1))
+    return statistics.median(one), statistics.median(two)
+
+
+def measure_replay(settings):
+    rows = [replay_row("Rosenbrock n=10^4", rosenbrock,
+                       np.asarray(rosenbrock_point(10_000)), settings, with_c=True)]
+    loss = lotka_volterra_problem()
+    rows.append(replay_row("Lotka-Volterra RK4", loss, np.asarray(LV_PARAMS), settings))
+    return rows, tiny_call_overhead(settings), batch_scaling(settings)
+
+
+def render_replay(rows, tiny, batch):
+    lines = ["| problem | entries | replay value_and_grad | ns/entry | re-recording / replay "
+             "| replay / C analytic | CasADi / replay | CasADi build |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        c = "n/a" if r.versus_c is None else f"{r.versus_c.ratio:.2f}x"
+        cas = "missing" if r.versus_casadi is None else f"{1 / r.versus_casadi.ratio:.2f}x"
+        build = "-" if r.casadi_build_seconds is None else f"{r.casadi_build_seconds:.2f} s"
+        lines.append(
+            f"| {r.problem} | {r.entries:,} | {format_time(r.replay_seconds)} "
+            f"| {r.replay_seconds / r.entries * 1e9:.2f} "
+            f"| **{1 / r.versus_recording.ratio:.1f}x** | {c} | {cas} | {build} |")
+    one, two = batch
+    lines += ["", f"- Per-call cost of `F.value_and_grad` on a 2-input function: "
+              f"**{tiny * 1e6:.2f} us**.",
+              f"- `value_and_grad_batch`, Rosenbrock n=10^4 at 256 points: 1 thread "
+              f"{format_time(one)}, 2 threads {format_time(two)}: **{one / two:.2f}x** "
+              f"(plain Python threads running GIL-free sweeps)."]
+    notes = [n for r in rows for n in r.notes]
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
+    return lines
+
+
 # ==== NumPy dispatch ================================================================
 # Why Var sets __array_priority__ and no __array_ufunc__: the cost of one
 # operation with a NumPy scalar on the left (W[i, j] * x[j]) under each
@@ -754,7 +924,7 @@ def render_targets(rows):
     return lines
 
 
-def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows):
+def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, replay):
     kind = "quick smoke run (`--quick`): small sizes, few repeats" if settings.quick \
         else "full run"
     lines = ["# fastad benchmark results", "",
@@ -777,6 +947,15 @@ def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows):
               "touched fresh memory, a cost plain Python does not pay. They are part "
               "of the fastad times above.", ""]
     lines += render_diagnostics(rows)
+    lines += ["", "## Replay (`fastad.trace`)", "",
+              "`F = fastad.trace(f, x0)` once, then `F.value_and_grad(x)` at a nearby "
+              "point, checked equal (bit for bit) to re-recording there. Ratios are "
+              "paired medians as above: re-recording is `fastad.value_and_grad(f)(x)`; "
+              "the C analytic gradient is the Rosenbrock gradient written by hand, "
+              "compiled with `cc -O2` and called through ctypes; CasADi is its SX "
+              "gradient `Function` called with a NumPy array (its build time, from the "
+              "same scalar Python code, is listed separately).", ""]
+    lines += render_replay(*replay)
     lines += ["", "## Jacobians by reverse mode", "",
               "`fastad.jacrev` of the RK4 Lotka-Volterra integration (1,000 steps, "
               "4 parameters) whose final state is mixed into m outputs, against "
@@ -845,6 +1024,16 @@ def main(argv=None):
     for n in settings.rosenbrock_sizes:
         rows += in_fresh_process(measure_rosenbrock, n, settings)
     rows += in_fresh_process(measure_lotka_volterra, settings)
+    replay = in_fresh_process(measure_replay, settings)
+    replay_rows, tiny, (one, two) = replay
+    for r in replay_rows:
+        print(f"  replay {r.problem:<22} {r.replay_seconds / r.entries * 1e9:.2f} ns/entry, "
+              f"{1 / r.versus_recording.ratio:.1f}x faster than re-recording"
+              + ("" if r.versus_c is None else f", {r.versus_c.ratio:.2f}x the C gradient")
+              + ("" if r.versus_casadi is None
+                 else f", {1 / r.versus_casadi.ratio:.2f}x faster than CasADi"))
+    print(f"  replay per-call cost (2 inputs): {tiny * 1e6:.2f} us; batch 2 threads vs 1: "
+          f"{one / two:.2f}x")
     jacrev_rows = in_fresh_process(measure_jacrev, settings)
     for m, entries, series, sweep in jacrev_rows:
         print(f"  jacrev, m={m:<4} outputs: {series.ratio:.2f}x grad of the sum "
@@ -858,7 +1047,7 @@ def main(argv=None):
         print(f"  route: {doc:<70} {ns:6.0f}")
 
     report = render_report(settings, info, checks, rows, time.perf_counter() - started,
-                           dispatch, jacrev_rows)
+                           dispatch, jacrev_rows, replay)
     print("Targets:")
     for target, case, measured, met in evaluate_targets(rows):
         print(f"  {target:<48} {case:<26} {measured:>14}  {'met' if met else 'MISSED'}")

@@ -162,6 +162,24 @@ cdef class Function:
     cdef cnp.ndarray flat_input(self, object x, str where):
         """x as a contiguous float64 vector of n_inputs; ValueError on a wrong shape."""
         cdef object arr
+        cdef cnp.ndarray flat
+        cdef double* dst
+        cdef count_t k
+        if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == self.in_shape:
+            return np.ascontiguousarray(x).reshape(-1)
+        if (type(x) is list or type(x) is tuple) and len(x) == self.n_in and \
+                self.in_shape is not None and len(self.in_shape) == 1:
+            # A list of Python floats converts here in a C loop (NumPy's
+            # generic sequence conversion is ~20x slower).
+            flat = np.empty(self.n_in, dtype=np.float64)
+            dst = <double*>cnp.PyArray_DATA(flat)
+            for k in range(self.n_in):
+                item = x[k]
+                if type(item) is float:
+                    dst[k] = PyFloat_AS_DOUBLE(item)
+                else:
+                    dst[k] = as_real_number(item, where)
+            return flat
         if isinstance(x, (np.ndarray, list, tuple)):
             arr = as_float_array(x, where)
         else:
