@@ -43,6 +43,8 @@ cdef class Recording:
                                    self.tape.arr.consts)
 
     def __reduce__(self):
+        if self.tape is None:
+            raise TypeError("an empty Recording cannot be pickled")
         return (_restore_recording, (self.tape._state(), np.asarray(self.out_indices),
                                      np.asarray(self.out_values), self.n_inputs))
 
@@ -146,14 +148,18 @@ cdef class Function:
     @property
     def n_ops(self):
         """Tape length (entries, inputs included) of the recording made at x0."""
+        self.check_made()
         return self.primary.tape.n_entries
 
     @property
     def nbytes(self):
         """Bytes of the recorded tapes (every branch pattern kept)."""
+        self.check_made()
         return sum((<Recording>r).tape.nbytes for r in self.recordings)
 
     def __repr__(self):
+        if self.primary is None:
+            return "<fastad.Function (not made by fastad.trace)>"
         return (f"<fastad.Function: {self.n_in} inputs, {self.n_out} outputs, "
                 f"{self.n_ops} tape entries, {len(self.recordings)} branch pattern(s)>")
 
@@ -255,6 +261,12 @@ cdef class Function:
         values_out[0] = values
         return rec
 
+    cdef int check_made(self) except -1:
+        # Function.__new__ bypasses __init__: such an object has no recording.
+        if self.primary is None:
+            raise TypeError("this fastad.Function was not made by fastad.trace")
+        return 0
+
     cdef object replay(self, object x, int want, object w, str where):
         """Value, gradient, cotangent or Jacobian at x (see WANT_*).
 
@@ -263,7 +275,7 @@ cdef class Function:
         (WANT_GRAD, WANT_VJP: w is the flat cotangent) or an (outputs x
         inputs) matrix (WANT_JACOBIAN).
         """
-        cdef cnp.ndarray flat = self.flat_input(x, where)
+        cdef cnp.ndarray flat
         cdef value_t* values = NULL
         cdef value_t* adj = NULL
         cdef Recording rec
@@ -271,6 +283,8 @@ cdef class Function:
         cdef const double* seeds
         cdef count_t k, n_adj
         cdef index_t index
+        self.check_made()
+        flat = self.flat_input(x, where)
         rec = self.recording_for(flat, &values, where)
         try:
             out_values = np.empty(self.n_out, dtype=np.float64)
@@ -412,6 +426,7 @@ cdef class Function:
         """
         cdef object points
         cdef count_t k
+        self.check_made()
         self.check_scalar_output("Function.value_and_grad_batch")
         points = as_float_array(X, "Function.value_and_grad_batch")
         row_shape = () if self.in_shape is None else tuple(self.in_shape)
@@ -454,6 +469,10 @@ cdef class Function:
     def _batch_chunk(self, Recording rec, cnp.ndarray X, count_t first, count_t stop,
                      cnp.ndarray values, cnp.ndarray grads, cnp.ndarray failed):
         """Rows first .. stop-1 of a batch, without the GIL (one thread's share)."""
+        if (rec is None or rec.tape is None or not 0 <= first <= stop <= X.shape[0]
+                or X.shape[1] != rec.n_inputs or values.shape[0] < stop
+                or grads.shape[0] < stop or failed.shape[0] < stop):
+            raise ValueError("Function._batch_chunk: inconsistent arguments")
         self.batch_chunk(rec, X, first, stop, values, grads, failed)
 
     cdef int batch_chunk(self, Recording rec, cnp.ndarray X, count_t first, count_t stop,
@@ -493,6 +512,7 @@ cdef class Function:
 
     def __reduce__(self):
         # The tapes, not f: an unpickled Function replays but cannot re-trace.
+        self.check_made()
         return (_restore_function, (self.primary, list(self.recordings), self.retrace,
                                     self.in_shape, self.out_shape))
 
