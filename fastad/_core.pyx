@@ -148,8 +148,12 @@ def _end(Tape tape):
 
 
 def _is_number_list(seq):
-    """Whether seq (a list or tuple) holds only exact Python floats and ints."""
+    """Whether seq (a list or tuple) holds only real numbers (Python or NumPy;
+    not bools)."""
     for item in seq:
-        if type(item) is not float and type(item) is not int:
+        if type(item) is float or type(item) is int:
+            continue
+        if isinstance(item, (bool, np.bool_)) or not isinstance(
+                item, (float, int, np.floating, np.integer)):
             return False
     return len(seq) > 0

@@ -197,9 +197,15 @@ cdef class Function:
                 f"with an input of shape {expected}")
         return np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
 
-    cdef object shaped_like_input(self, cnp.ndarray flat):
+    cdef object shaped_like_input(self, cnp.ndarray flat, object x=None):
+        """flat shaped like the input: a float, an array, or a list/tuple
+        when x (the caller's input) is one."""
         if self.in_shape is None:
             return float(flat[0])
+        if type(x) is list:
+            return flat.tolist()
+        if type(x) is tuple:
+            return tuple(flat.tolist())
         return flat.reshape(self.in_shape)
 
     cdef object shaped_like_output(self, cnp.ndarray flat):
@@ -331,7 +337,8 @@ cdef class Function:
         return self.shaped_like_output(self.replay(x, WANT_VALUE, None, "Function"))
 
     def value_and_grad(self, x):
-        """``(value, gradient)`` of a scalar output at x; the gradient is shaped like x.
+        """``(value, gradient)`` of a scalar output at x; the gradient is shaped
+        like x (a list for a list).
 
         Parameters
         ----------
@@ -345,12 +352,12 @@ cdef class Function:
         """
         self.check_scalar_output("Function.value_and_grad")
         out, g = self.replay(x, WANT_GRAD, None, "Function.value_and_grad")
-        return float(out[0]), self.shaped_like_input(g)
+        return float(out[0]), self.shaped_like_input(g, x)
 
     def grad(self, x):
         """Gradient of a scalar output at x, shaped like x."""
         self.check_scalar_output("Function.grad")
-        return self.shaped_like_input(self.replay(x, WANT_GRAD, None, "Function.grad")[1])
+        return self.shaped_like_input(self.replay(x, WANT_GRAD, None, "Function.grad")[1], x)
 
     def vjp(self, x, w):
         """``(value, w^T J)``: the value at x and the cotangent w pulled back.
@@ -377,7 +384,7 @@ cdef class Function:
                 f"{self.out_shape}")
         seeds = np.ascontiguousarray(seeds, dtype=np.float64).reshape(-1)
         out, g = self.replay(x, WANT_VJP, seeds, "Function.vjp")
-        return self.shaped_like_output(out), self.shaped_like_input(g)
+        return self.shaped_like_output(out), self.shaped_like_input(g, x)
 
     def jacobian(self, x, mode="auto"):
         """Jacobian at x, of shape ``out.shape + x.shape``.
@@ -437,7 +444,8 @@ cdef class Function:
         k = points.shape[0]
         if threads is None:
             threads = os.cpu_count() or 1
-        if not isinstance(threads, (int, np.integer)) or threads < 1:
+        if (not isinstance(threads, (int, np.integer)) or isinstance(threads, bool)
+                or threads < 1):
             raise ValueError(f"Function.value_and_grad_batch: threads must be a "
                              f"positive int, got {threads!r}")
         flat = np.ascontiguousarray(points, dtype=np.float64).reshape(k, self.n_in)
@@ -461,7 +469,8 @@ cdef class Function:
         # Rows on another branch than the first recording: one at a time,
         # through the recordings kept or a re-trace.
         for row in np.flatnonzero(failed):
-            v, g = self.replay(flat[row], WANT_GRAD, None, "Function.value_and_grad_batch")
+            v, g = self.replay(flat[row].reshape(row_shape), WANT_GRAD, None,
+                               "Function.value_and_grad_batch")
             values[row] = v[0]
             grads[row] = g
         return values, grads.reshape(points.shape)

@@ -456,17 +456,16 @@ cdef object compare(Var x, object other, int how):
         b = PyFloat_AS_DOUBLE(other)
     elif isinstance(other, np.ndarray):
         # Elementwise, as for a float (NumPy hands the comparison back to
-        # the Var because of __array_priority__).
+        # the Var because of __array_priority__). While recording, every
+        # element comparison must pass through compare() to leave a guard.
+        if other.dtype != object and recording_here(x.tape):
+            other = other.astype(object)
         return _COMPARISON_UFUNCS[how](x if other.dtype == object else x._value, other)
     elif PyLong_Check(other):
-        # Exact for ints of any size; the guard keeps the nearest float
-        # (exact below 2**53, an infinity beyond the float range).
+        # Exact for ints of any size. The guard needs a float that gives
+        # the same outcome for every float x: see int_guard_bound.
         result = PyObject_RichCompare(x._value, other, how)
-        try:
-            b = PyLong_AsDouble(other)
-        except OverflowError:
-            b = libm.INFINITY if other > 0 else -libm.INFINITY
-        record_guard(x, other, how, b, result is True)
+        record_guard(x, other, how, int_guard_bound(other, how), result is True)
         return result
     elif PyFloat_Check(other) or isinstance(other, (np.floating, np.integer, np.bool_)):
         b = float(other)
@@ -487,6 +486,31 @@ cdef object compare(Var x, object other, int how):
         outcome = x._value != b
     record_guard(x, other, how, b, outcome)
     return outcome
+
+
+cdef double int_guard_bound(object n, int how) except? -1.0:
+    """A float b such that, for every float x, x (how) b == x (how) n.
+
+    Exact when n is a float. Otherwise n lies between two floats lo < n < hi
+    (or beyond the largest finite one): x > n and x <= n hold as against
+    lo, x < n and x >= n as against hi, and x == n never holds (nan).
+    """
+    cdef double lo, hi, nearest
+    try:
+        nearest = PyLong_AsDouble(n)
+    except OverflowError:
+        nearest = libm.INFINITY if n > 0 else -libm.INFINITY
+    if nearest == n:
+        return nearest
+    if nearest > n:
+        lo, hi = libm.nextafter(nearest, -libm.INFINITY), nearest
+    else:
+        lo, hi = nearest, libm.nextafter(nearest, libm.INFINITY)
+    if how == Py_GT or how == Py_LE:
+        return lo
+    if how == Py_LT or how == Py_GE:
+        return hi
+    return libm.NAN
 
 
 cdef int record_guard(Var x, object other, int how, value_t b, bint outcome) except -1:

@@ -169,3 +169,18 @@ def test_tape_gradient_mirrors_tuple_wrt():
 def test_huge_int_argument_names_the_problem():
     with pytest.raises(OverflowError, match="too large for a float"):
         fastad.grad(lambda x: x * 1.0)(10 ** 400)
+
+
+def test_function_results_mirror_a_list_or_tuple_input():
+    F = fastad.trace(lambda x: x[0] * x[1], [1.0, 2.0])
+    assert F.grad([3.0, 4.0]) == [4.0, 3.0]
+    assert F.value_and_grad((3.0, 4.0)) == (12.0, (4.0, 3.0))
+    g = F.grad(np.array([3.0, 4.0]))
+    assert isinstance(g, np.ndarray) and g.tolist() == [4.0, 3.0]
+
+
+def test_batch_threads_must_be_a_positive_int():
+    F = fastad.trace(lambda x: x * x, 1.0)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match="threads"):
+            F.value_and_grad_batch(np.ones(3), threads=bad)
