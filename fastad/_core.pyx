@@ -73,10 +73,25 @@ Complex values (planned)
     later sweep (forward, replay, second order) works on complex input
     unchanged.
 
-Replay (planned)
-    A forward sweep re-evaluates the entries with the same inlined rules;
-    the build uses -ffp-contract=off so a replayed value equals the
-    recorded one bit for bit.
+Replay (_replay.pxi)
+    ``trace`` records f once; a ``Function`` re-evaluates the finished tape
+    at new inputs with a forward sweep using the same inlined rules (the
+    build uses -ffp-contract=off, so a replayed value equals the recorded
+    one bit for bit), then runs the reverse sweep over those values. The
+    tape is read-only from then on; every call takes its own value and
+    adjoint buffers from a small pool, so any number of threads can call
+    one Function, and ``value_and_grad_batch`` splits rows over plain
+    Python threads whose sweeps run without the GIL (no OpenMP needed).
+
+Branch guards
+    Every comparison of a Var while recording (``x > 0``, ``if x:``,
+    NumPy's object-array max) is stored with its outcome: 12 bytes, in a
+    separate array. A replay checks the guards against the new values and
+    takes the first kept recording whose guards all hold; failing that it
+    re-traces f (and keeps up to MAX_RECORDINGS branch patterns) or
+    raises BranchError. ``.value`` is a constant of the recording, not a
+    guard. Non-smooth rules (abs, maximum, floor, ...) need no guard: they
+    are evaluated at the new point.
 """
 
 cimport cython
