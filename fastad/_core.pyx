@@ -147,6 +147,12 @@ def _input_jacobian(Tape tape, indices, count_t n_inputs):
     return tape.input_jacobian(indices, n_inputs)
 
 
+def _input_tangents(Tape tape, indices, seeds, count_t n_inputs):
+    """Output tangents (outputs x s) for input tangents seeds (n_inputs x s),
+    by forward sweeps (TANGENT_BLOCK lanes at a time) at the recorded values."""
+    return tape.input_tangents(indices, seeds, n_inputs)
+
+
 def _output_entries(Tape tape, items, str where):
     """(entry indices, values) of a flat sequence of outputs; -1 for numbers."""
     return tape.output_entries(items, where)

@@ -82,6 +82,7 @@ cdef enum:
     WANT_GRAD = 1
     WANT_VJP = 2
     WANT_JACOBIAN = 3
+    WANT_TANGENTS = 4      # forward mode: w is the (n_inputs x s) seed matrix
 
 
 @cython.final
@@ -299,6 +300,9 @@ cdef class Function:
                 out_values[k] = values[index] if index >= 0 else rec.out_values[k]
             if want == WANT_VALUE:
                 return out_values
+            if want == WANT_TANGENTS:
+                return out_values, tangents_at(&rec.tape.arr, values, rec.tape.n_entries,
+                                               rec.out_indices, w, self.n_in)
             n_adj = <count_t>rec.last_output + 1
             if want == WANT_JACOBIAN:
                 result = np.zeros((self.n_out, self.n_in), dtype=np.float64)
@@ -394,8 +398,9 @@ cdef class Function:
         x : float or array_like
             A point shaped like the traced input.
         mode : {"auto", "reverse", "forward"}, optional
-            "reverse" (one sweep per output; also what "auto" uses until
-            forward mode is built).
+            "reverse" (one reverse sweep per output), "forward" (tangent
+            sweeps, 32 input directions at a time) or "auto" (forward when
+            there are fewer inputs than outputs).
 
         Returns
         -------
@@ -405,11 +410,10 @@ cdef class Function:
         if mode not in ("auto", "reverse", "forward"):
             raise ValueError(f"Function.jacobian: mode must be 'auto', 'reverse' or "
                              f"'forward', got {mode!r}")
-        if mode == "forward":
-            raise NotImplementedError(
-                "Function.jacobian(mode='forward'): forward mode is not supported "
-                "yet (planned); use mode='reverse'")
-        _, rows = self.replay(x, WANT_JACOBIAN, None, "Function.jacobian")
+        if mode == "forward" or (mode == "auto" and self.n_in < self.n_out):
+            _, rows = self.replay(x, WANT_TANGENTS, np.eye(self.n_in), "Function.jacobian")
+        else:
+            _, rows = self.replay(x, WANT_JACOBIAN, None, "Function.jacobian")
         jac = rows.reshape(self.out_shape + (() if self.in_shape is None else self.in_shape))
         return jac[()] if jac.shape == () else jac
 
@@ -510,8 +514,23 @@ cdef class Function:
         raise NotImplementedError("Function.hessian: second-order differentiation is not supported yet (planned)")
 
     def jvp(self, x, v):
-        """Jacobian-vector product (planned: raises NotImplementedError)."""
-        raise NotImplementedError("Function.jvp: forward mode is not supported yet (planned)")
+        """``(value, J v)``: the value at x and the tangent v pushed forward.
+
+        Parameters
+        ----------
+        x : float or array_like
+            A point shaped like the traced input.
+        v : float or array_like
+            A tangent shaped like x.
+
+        Returns
+        -------
+        value, tangent : float or numpy.ndarray
+            Both shaped like the output.
+        """
+        seeds = self.flat_input(v, "Function.jvp (tangent)").reshape(self.n_in, 1)
+        out, tangents = self.replay(x, WANT_TANGENTS, seeds, "Function.jvp")
+        return self.shaped_like_output(out), self.shaped_like_output(tangents[:, 0].copy())
 
     def grad_function(self):
         """A Function computing the gradient (planned: raises NotImplementedError)."""

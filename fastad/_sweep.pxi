@@ -203,3 +203,87 @@ cdef count_t first_failing_guard(const Guard* guards, count_t n_guards, const va
         if result != guards[k].outcome:
             return k
     return -1
+
+
+# Tangent lanes swept together: each entry's partials are computed once and
+# applied to every lane of the block (vector forward mode), while the lane
+# matrix (entries x block) stays a bounded size.
+cdef enum:
+    TANGENT_BLOCK = 32
+
+
+cdef void tangent_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
+                        count_t n_entries, count_t k, value_t* tan) noexcept nogil:
+    """Forward (tangent) sweep of k lanes at values v.
+
+    tan is an (n_entries x k) row-major matrix whose first n_inputs rows hold
+    the input tangents; the sweep fills the other rows.
+    """
+    cdef const op_t* ops = t.ops
+    cdef const index_t* arg0 = t.arg0
+    cdef const index_t* arg1 = t.arg1
+    cdef const value_t* c = t.consts
+    cdef count_t i, j
+    cdef index_t a, b
+    cdef int op, base, kind
+    cdef value_t pa, pb
+    cdef value_t* row
+    cdef const value_t* ra
+    cdef const value_t* rb
+    for i in range(n_inputs, n_entries):
+        op = ops[i]
+        a = arg0[i]
+        b = arg1[i]
+        row = tan + i * k
+        if op == OP_INPUT:
+            for j in range(k):
+                row[j] = 0.0  # an input made after the leading ones: held fixed
+        elif op < FIRST_BINARY:
+            pa = unary_rule(op, v[a], v[i], True)
+            ra = tan + a * k
+            for j in range(k):
+                row[j] = pa * ra[j]
+        else:
+            base = binary_base(op)
+            kind = op - base
+            if kind == KIND_VV:
+                pa = binary_rule(base, v[a], v[b], v[i], WRT_A)
+                pb = binary_rule(base, v[a], v[b], v[i], WRT_B)
+                ra = tan + a * k
+                rb = tan + b * k
+                for j in range(k):
+                    row[j] = pa * ra[j] + pb * rb[j]
+            elif kind == KIND_VC:
+                pa = binary_rule(base, v[a], c[b], v[i], WRT_A)
+                ra = tan + a * k
+                for j in range(k):
+                    row[j] = pa * ra[j]
+            else:
+                pb = binary_rule(base, c[a], v[b], v[i], WRT_B)
+                rb = tan + b * k
+                for j in range(k):
+                    row[j] = pb * rb[j]
+
+
+cdef void forward_jacobian(const TapeArrays* t, const value_t* v, count_t n_entries,
+                           count_t n_inputs, const int64_t* outputs, count_t m,
+                           const double* seeds, count_t n_seeds, double* result,
+                           value_t* work) noexcept nogil:
+    """result (m x n_seeds) = d(outputs) / d(inputs) . seeds, with seeds an
+    (n_inputs x n_seeds) matrix, by tangent sweeps of TANGENT_BLOCK lanes.
+
+    work holds n_entries * min(n_seeds, TANGENT_BLOCK) values. Rows of
+    negative output indices (constant outputs) are left as they are.
+    """
+    cdef count_t first = 0, width, r, j, k
+    while first < n_seeds:
+        width = n_seeds - first if n_seeds - first < TANGENT_BLOCK else TANGENT_BLOCK
+        for r in range(n_inputs):
+            for j in range(width):
+                work[r * width + j] = seeds[r * n_seeds + first + j]
+        tangent_sweep(t, v, n_inputs, n_entries, width, work)
+        for k in range(m):
+            if outputs[k] >= 0:
+                for j in range(width):
+                    result[k * n_seeds + first + j] = work[outputs[k] * width + j]
+        first += width

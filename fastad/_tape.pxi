@@ -156,6 +156,30 @@ cdef void release_buffer(value_t* buffer) noexcept:
     free(buffer - 1)
 
 
+cdef object tangents_at(const TapeArrays* t, const value_t* values, count_t n_entries,
+                        const int64_t[::1] indices, object seeds, count_t n_inputs):
+    """Output tangents (len(indices) x s) for input tangents seeds (n_inputs x s)."""
+    cdef cnp.ndarray seed_matrix = np.ascontiguousarray(seeds, dtype=np.float64)
+    cdef count_t m = indices.shape[0], s
+    cdef cnp.ndarray result
+    cdef value_t* work
+    if seed_matrix.ndim != 2 or seed_matrix.shape[0] != n_inputs:
+        raise ValueError(f"fastad: tangents must be an ({n_inputs}, s) matrix")
+    s = seed_matrix.shape[1]
+    result = np.zeros((m, s), dtype=np.float64)
+    if m == 0 or s == 0:
+        return result
+    work = take_buffer(n_entries * min(s, <count_t>TANGENT_BLOCK), False)
+    try:
+        with nogil:
+            forward_jacobian(t, values, n_entries, n_inputs, &indices[0], m,
+                             <const double*>cnp.PyArray_DATA(seed_matrix), s,
+                             <double*>cnp.PyArray_DATA(result), work)
+    finally:
+        release_buffer(work)
+    return result
+
+
 # ---- per-thread stack of active tapes -----------------------------------------
 
 _thread_state = threading.local()
@@ -555,6 +579,13 @@ cdef class Tape:
             jacobian_rows(&self.arr, self.arr.values, &indices[0], m, n_inputs, adj, rows)
         release_buffer(adj)
         return jac
+
+    cdef object input_tangents(self, const int64_t[::1] indices, object seeds,
+                               count_t n_inputs):
+        """(outputs x seeds) matrix d(entry indices[k]) / d(inputs) . seeds by
+        forward sweeps at the recorded values; seeds is (n_inputs x s)."""
+        return tangents_at(&self.arr, self.arr.values, self.n_entries, indices, seeds,
+                           n_inputs)
 
     cdef object output_entries(self, object items, str where):
         """Entry indices (-1 for numbers) and values of a flat sequence of outputs."""

@@ -139,6 +139,47 @@ def _rebuild_all(specs: list[Any], flat: np.ndarray,
     return results
 
 
+def _flatten_like(spec: Any, tangent: Any, where: str, out: list[float]) -> None:
+    """Append tangent's numbers to out in input order, checking that it has
+    the structure and shapes the spec records."""
+    kind = spec[0]
+    if kind == _SCALAR:
+        if isinstance(tangent, (complex, np.complexfloating)):
+            raise NotImplementedError(f"{where}: complex tangents are not supported yet (planned)")
+        if not isinstance(tangent, (numbers.Real, np.floating, np.integer)) or isinstance(
+                tangent, (bool, np.bool_)):
+            if isinstance(tangent, np.ndarray) and tangent.shape == ():
+                out.append(float(tangent))
+                return
+            raise TypeError(f"{where}: expected a number, got {_describe(tangent)}")
+        out.append(float(tangent))
+    elif kind == _ARRAY:
+        arr = np.asarray(tangent)
+        if arr.dtype.kind == "c":
+            raise NotImplementedError(f"{where}: complex tangents are not supported yet (planned)")
+        if arr.dtype.kind not in "biuf":
+            raise TypeError(f"{where}: expected numbers, got {_describe(arr)}")
+        if arr.shape != spec[1]:
+            raise ValueError(f"{where}: the tangent has shape {arr.shape}, but the primal "
+                             f"has shape {spec[1]}")
+        out.extend(np.asarray(arr, dtype=np.float64).reshape(-1).tolist())
+    elif kind == _NUMBER_SEQ:
+        if not isinstance(tangent, (list, tuple, np.ndarray)) or len(tangent) != spec[2]:
+            raise ValueError(f"{where}: the tangent must be a sequence of {spec[2]} numbers")
+        for k, item in enumerate(tangent):
+            _flatten_like((_SCALAR,), item, f"{where}[{k}]", out)
+    elif kind == _SEQ:
+        if not isinstance(tangent, (list, tuple)) or len(tangent) != len(spec[2]):
+            raise ValueError(f"{where}: the tangent must be a sequence of {len(spec[2])} items")
+        for k, (s, item) in enumerate(zip(spec[2], tangent)):
+            _flatten_like(s, item, f"{where}[{k}]", out)
+    else:
+        if not isinstance(tangent, dict) or set(tangent) != set(spec[2]):
+            raise ValueError(f"{where}: the tangent must be a dict with keys {list(spec[2])}")
+        for key, s in spec[2].items():
+            _flatten_like(s, tangent[key], f"{where}[{key!r}]", out)
+
+
 def _describe(x: Any) -> str:
     if isinstance(x, np.ndarray):
         return f"an array of dtype {x.dtype} and shape {x.shape}"
@@ -449,9 +490,9 @@ def jacobian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
     argnums : int or tuple of int, optional
         Which positional arguments to differentiate (default 0).
     mode : {"auto", "reverse", "forward"}, optional
-        "reverse" records f once and runs one reverse sweep per output;
-        "forward" (one tangent sweep per input) is planned; "auto" picks the
-        mode with fewer sweeps, reverse while forward mode is not built.
+        f is recorded once; "reverse" then runs one reverse sweep per
+        output, "forward" one tangent lane per input (32 lanes per sweep),
+        and "auto" picks forward when there are fewer inputs than outputs.
     holomorphic : bool, optional
         Complex Jacobian of a complex f (planned; True raises
         NotImplementedError).
@@ -475,10 +516,6 @@ def jacobian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
     nums, single = _check_argnums(argnums, "jacobian")
     if mode not in _JACOBIAN_MODES:
         raise ValueError(f"jacobian: mode must be one of {_JACOBIAN_MODES}, got {mode!r}")
-    if mode == "forward":
-        raise NotImplementedError(
-            "jacobian(mode='forward'): forward mode is not supported yet (planned); "
-            "use mode='reverse'")
     if holomorphic:
         raise NotImplementedError(
             "jacobian(holomorphic=True): complex differentiation is not supported "
@@ -489,7 +526,10 @@ def jacobian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
         positions = _resolve_argnums(nums, len(args), "jacobian")
         tape, specs, n_inputs, out = _record(f, positions, args, kwargs, "jacobian")
         shape, indices, _ = _flatten_output(out, tape, "jacobian")
-        rows = _core._input_jacobian(tape, indices, n_inputs)
+        if mode == "forward" or (mode == "auto" and n_inputs < len(indices)):
+            rows = _core._input_tangents(tape, indices, np.eye(n_inputs), n_inputs)
+        else:
+            rows = _core._input_jacobian(tape, indices, n_inputs)
         results = _rebuild_all(specs, rows, shape)
         return results[0] if single else tuple(results)
 
@@ -519,6 +559,74 @@ def jacrev(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
         ``out.shape + x.shape`` as for ``jacobian``.
     """
     return jacobian(f, argnums, mode="reverse", holomorphic=holomorphic)
+
+
+def jacfwd(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
+           holomorphic: bool = False) -> Callable[..., Any]:
+    """Jacobian by forward mode: ``jacobian(f, argnums, mode="forward")``.
+
+    Records f once and sweeps forward with one tangent lane per input.
+
+    Parameters
+    ----------
+    f : callable
+        As for ``jacobian``.
+    argnums : int or tuple of int, optional
+        Which positional arguments to differentiate (default 0).
+    holomorphic : bool, optional
+        Complex Jacobian of a complex f (planned; True raises
+        NotImplementedError).
+
+    Returns
+    -------
+    callable
+        Takes f's arguments and returns the Jacobian, shaped
+        ``out.shape + x.shape`` as for ``jacobian``.
+    """
+    return jacobian(f, argnums, mode="forward", holomorphic=holomorphic)
+
+
+def jvp(f: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Any, Any]:
+    """Evaluate f and push tangents forward: a Jacobian-vector product.
+
+    Parameters
+    ----------
+    f : callable
+        A function of the primals returning a Var, a number, an array or a
+        list/tuple of scalars.
+    primals : tuple
+        The arguments, all differentiated.
+    tangents : tuple
+        One tangent per primal, with the primal's structure and shapes.
+
+    Returns
+    -------
+    out : float or numpy.ndarray
+        f's value.
+    out_tangent : float or numpy.ndarray
+        J @ tangents, shaped like out.
+
+    Examples
+    --------
+    >>> import fastad
+    >>> fastad.jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
+    (6.0, 3.0)
+    """
+    _check_callable(f, "jvp")
+    if not isinstance(primals, tuple) or not isinstance(tangents, tuple):
+        raise TypeError("jvp: primals and tangents must be tuples (one item per argument)")
+    if len(primals) != len(tangents):
+        raise ValueError(f"jvp: {len(primals)} primals but {len(tangents)} tangents")
+    if not primals:
+        raise TypeError("jvp: give at least one primal argument")
+    tape, specs, n_inputs, out = _record(f, list(range(len(primals))), primals, {}, "jvp")
+    shape, indices, values = _flatten_output(out, tape, "jvp")
+    seeds: list[float] = []
+    for k, (spec, tangent) in enumerate(zip(specs, tangents)):
+        _flatten_like(spec, tangent, f"jvp: tangent {k}", seeds)
+    columns = _core._input_tangents(tape, indices, np.asarray(seeds).reshape(n_inputs, 1),
+                                    n_inputs)
+    return _output_value(shape, values), _output_value(shape, columns[:, 0].copy())
 
 
 def value(obj: Any) -> Any:
@@ -565,7 +673,6 @@ def _planned(name: str, feature: str) -> Callable[..., NoReturn]:
     return not_yet
 
 
-jvp = _planned("jvp", "forward mode")
-jacfwd = _planned("jacfwd", "forward mode")
+
 hessian = _planned("hessian", "second-order differentiation")
 hvp = _planned("hvp", "second-order differentiation")

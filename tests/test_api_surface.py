@@ -15,13 +15,11 @@ UNARY = ["sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tan
          "arccosh", "arctanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
          "cbrt", "square", "abs", "sign", "floor", "ceil", "erf", "erfc", "sigmoid"]
 BINARY = ["arctan2", "hypot", "power", "maximum", "minimum", "logaddexp"]
-CLASSES = ["Var", "Tape"]
+CLASSES = ["Var", "Tape", "Function"]
 ERRORS = ["FastADError", "TapeError", "BranchError"]
-UTILITIES = ["value"]
-# API.md section 3, not built yet.
-PLANNED_NAMES = ["trace", "Function"]
+UTILITIES = ["value", "trace"]
 # Built as stubs that raise NotImplementedError.
-PLANNED_STUBS = ["jacfwd", "jvp", "hessian", "hvp"]
+PLANNED_STUBS = ["hessian", "hvp"]
 
 BUILT_NAMES = TRANSFORMS + UNARY + BINARY + CLASSES + ERRORS + UTILITIES
 
@@ -51,28 +49,12 @@ def test_star_import_gives_the_public_names():
         assert namespace[name] is getattr(fastad, name)
 
 
-@pytest.mark.parametrize("name", PLANNED_NAMES)
-def test_planned_recorded_functions(name):
-    # trace and Function (section 3) are not built yet. While absent the name
-    # is consistently absent; once present it is public and documented, and
-    # until it works it raises NotImplementedError naming the feature.
-    if not hasattr(fastad, name):
-        assert name not in fastad.__all__
-        with pytest.raises(AttributeError):
-            getattr(fastad, name)
-        return
-    assert name in fastad.__all__
-    obj = getattr(fastad, name)
-    assert callable(obj) and (inspect.getdoc(obj) or "").strip()
-    if name == "Function":
-        assert inspect.isclass(obj)
-        return
-    try:
-        F = fastad.trace(lambda x: x * x, 2.0)
-    except NotImplementedError as e:
-        assert "trace" in str(e) or "record" in str(e), str(e)
-    else:
-        assert isinstance(F, fastad.Function)
+def test_trace_makes_a_function():
+    F = fastad.trace(lambda x: x * x, 2.0)
+    assert isinstance(F, fastad.Function)
+    assert inspect.isclass(fastad.Function) and (inspect.getdoc(fastad.Function) or "").strip()
+    with pytest.raises(TypeError, match="trace"):
+        fastad.Function()
         assert F(3.0) == 9.0 and F.grad(3.0) == 6.0
 
 
@@ -107,10 +89,8 @@ def test_elementwise_functions_record_on_vars():
 
 
 def test_planned_stubs_raise_not_implemented_naming_the_feature():
-    features = {"jvp": "forward", "jacfwd": "forward", "hessian": "second-order", "hvp": "second-order"}
+    features = {"hessian": "second-order", "hvp": "second-order"}
     calls = {
-        "jvp": lambda f: fastad.jvp(f, (1.0,), (1.0,)),
-        "jacfwd": lambda f: fastad.jacfwd(f)(1.0),
         "hessian": lambda f: fastad.hessian(f)(1.0),
         "hvp": lambda f: fastad.hvp(f, 1.0, 1.0),
     }
