@@ -153,6 +153,14 @@ def _input_tangents(Tape tape, indices, seeds, count_t n_inputs):
     return tape.input_tangents(indices, seeds, n_inputs)
 
 
+def _second_order(Tape tape, object y, count_t n_inputs, seeds):
+    """(gradient, H @ seeds) of scalar output y at the recorded values."""
+    if type(y) is not Var:
+        return np.zeros(n_inputs), np.zeros((n_inputs, np.shape(seeds)[1]))
+    tape.check_output(<Var>y)
+    return second_order_at(&tape.arr, tape.arr.values, (<Var>y).index, n_inputs, seeds)
+
+
 def _output_entries(Tape tape, items, str where):
     """(entry indices, values) of a flat sequence of outputs; -1 for numbers."""
     return tape.output_entries(items, where)

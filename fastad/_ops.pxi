@@ -291,6 +291,97 @@ cdef inline double binary_rule(int op, double a, double b, double y, int part) n
     return 0.0
 
 
+# ---- second derivatives (for Hessian-vector products) -------------------------
+# unary_second(op, x, y) is d2y/dx2; binary_second(op, a, b, y, part) the
+# second partials d2y/da2 (WRT_AA), d2y/dadb (WRT_AB), d2y/db2 (WRT_BB).
+# They follow the first-derivative conventions: 0 wherever the first
+# derivative is pinned to a convention (abs at 0, hypot and arctan2 at the
+# origin, pow at a == 0 or b == 0).
+
+cdef enum:
+    WRT_AA = 0
+    WRT_AB = 1
+    WRT_BB = 2
+
+
+cdef inline double unary_second(int op, double x, double y) noexcept nogil:
+    cdef double t
+    if op == OP_SQUARE:     return 2.0
+    elif op == OP_SQRT:     return -0.25 / (y * y * y)
+    elif op == OP_CBRT:     return -2.0 / (9.0 * y * y * y * y * y)
+    elif op == OP_EXP:      return y
+    elif op == OP_EXP2:     return y * libm.M_LN2 * libm.M_LN2
+    elif op == OP_EXPM1:    return y + 1.0
+    elif op == OP_LOG:      return -1.0 / (x * x)
+    elif op == OP_LOG2:     return -1.0 / (x * x * libm.M_LN2)
+    elif op == OP_LOG10:    return -1.0 / (x * x * libm.M_LN10)
+    elif op == OP_LOG1P:    return -1.0 / ((1.0 + x) * (1.0 + x))
+    elif op == OP_SIN:      return -y
+    elif op == OP_COS:      return -y
+    elif op == OP_TAN:      return 2.0 * y * (1.0 + y * y)
+    elif op == OP_ARCSIN:
+        t = (1.0 - x) * (1.0 + x)
+        return x / (t * libm.sqrt(t))
+    elif op == OP_ARCCOS:
+        t = (1.0 - x) * (1.0 + x)
+        return -x / (t * libm.sqrt(t))
+    elif op == OP_ARCTAN:
+        t = 1.0 + x * x
+        return -2.0 * x / (t * t)
+    elif op == OP_SINH:     return y
+    elif op == OP_COSH:     return y
+    elif op == OP_TANH:     return -2.0 * y * (1.0 - y * y)
+    elif op == OP_ARCSINH:
+        t = libm.hypot(x, 1.0)
+        return -x / (t * t * t)
+    elif op == OP_ARCCOSH:
+        t = libm.sqrt(x - 1.0) * libm.sqrt(x + 1.0)
+        return -x / (t * t * t)
+    elif op == OP_ARCTANH:
+        t = (1.0 - x) * (1.0 + x)
+        return 2.0 * x / (t * t)
+    elif op == OP_ERF:      return -2.0 * x * libm.M_2_SQRTPI * libm.exp(-x * x)
+    elif op == OP_ERFC:     return 2.0 * x * libm.M_2_SQRTPI * libm.exp(-x * x)
+    elif op == OP_SIGMOID:  return y * (1.0 - y) * (1.0 - 2.0 * y)
+    return 0.0  # neg, abs, sign, floor, ceil, trunc, rint: linear or piecewise constant
+
+
+cdef inline double binary_second(int op, double a, double b, double y, int part) noexcept nogil:
+    cdef double r, s
+    if op == OP_MUL_VV:
+        return 1.0 if part == WRT_AB else 0.0
+    elif op == OP_DIV_VV:
+        if part == WRT_AA:
+            return 0.0
+        return -1.0 / (b * b) if part == WRT_AB else 2.0 * y / (b * b)
+    elif op == OP_POW_VV:
+        if part == WRT_AA:
+            return 0.0 if b == 0.0 or b == 1.0 else b * (b - 1.0) * libm.pow(a, b - 2.0)
+        if a == 0.0:
+            return 0.0
+        if part == WRT_AB:
+            return libm.pow(a, b - 1.0) * (1.0 + b * libm.log(a))
+        return y * libm.log(a) * libm.log(a)
+    elif op == OP_ATAN2_VV:
+        r = a * a + b * b
+        if r == 0.0:
+            return 0.0
+        if part == WRT_AB:
+            return (a * a - b * b) / (r * r)
+        return -2.0 * a * b / (r * r) if part == WRT_AA else 2.0 * a * b / (r * r)
+    elif op == OP_HYPOT_VV:
+        if y == 0.0:
+            return 0.0
+        r = y * y * y
+        if part == WRT_AA:
+            return b * b / r
+        return -a * b / r if part == WRT_AB else a * a / r
+    elif op == OP_LOGADDEXP_VV:
+        s = 0.5 if a == b else libm.exp(a - y)
+        return -s * (1.0 - s) if part == WRT_AB else s * (1.0 - s)
+    return 0.0  # add, subtract, maximum, minimum, floor_divide, remainder
+
+
 cdef inline bint is_unary(int op) noexcept nogil:
     return FIRST_UNARY <= op < FIRST_BINARY
 

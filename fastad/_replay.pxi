@@ -83,6 +83,7 @@ cdef enum:
     WANT_VJP = 2
     WANT_JACOBIAN = 3
     WANT_TANGENTS = 4      # forward mode: w is the (n_inputs x s) seed matrix
+    WANT_SECOND = 5        # (gradient, H @ w) of a scalar output, w (n_inputs x s)
 
 
 @cython.final
@@ -300,6 +301,9 @@ cdef class Function:
                 out_values[k] = values[index] if index >= 0 else rec.out_values[k]
             if want == WANT_VALUE:
                 return out_values
+            if want == WANT_SECOND:
+                return out_values, second_order_at(&rec.tape.arr, values, rec.last_output,
+                                                   self.n_in, w)
             if want == WANT_TANGENTS:
                 return out_values, tangents_at(&rec.tape.arr, values, rec.tape.n_entries,
                                                rec.out_indices, w, self.n_in)
@@ -506,12 +510,36 @@ cdef class Function:
     # ---- second order: planned ----------------------------------------------------
 
     def hvp(self, x, v):
-        """Hessian-vector product (planned: raises NotImplementedError)."""
-        raise NotImplementedError("Function.hvp: second-order differentiation is not supported yet (planned)")
+        """Hessian of the scalar output at x times v, shaped like x.
+
+        One tangent sweep and one forward-over-reverse sweep over the tape.
+
+        Parameters
+        ----------
+        x : float or array_like
+            A point shaped like the traced input.
+        v : float or array_like
+            A direction shaped like x.
+
+        Returns
+        -------
+        float or numpy.ndarray
+        """
+        self.check_scalar_output("Function.hvp")
+        seeds = self.flat_input(v, "Function.hvp (direction)").reshape(self.n_in, 1)
+        _, (_, products) = self.replay(x, WANT_SECOND, seeds, "Function.hvp")
+        return self.shaped_like_input(products[:, 0].copy(), x)
 
     def hessian(self, x):
-        """Hessian (planned: raises NotImplementedError)."""
-        raise NotImplementedError("Function.hessian: second-order differentiation is not supported yet (planned)")
+        """Hessian of the scalar output at x, of shape ``x.shape + x.shape``.
+
+        Sweeps 32 directions at a time (vector forward-over-reverse).
+        """
+        self.check_scalar_output("Function.hessian")
+        _, (_, products) = self.replay(x, WANT_SECOND, np.eye(self.n_in), "Function.hessian")
+        if self.in_shape is None:
+            return float(products[0, 0])
+        return products.reshape(tuple(self.in_shape) + tuple(self.in_shape))
 
     def jvp(self, x, v):
         """``(value, J v)``: the value at x and the tangent v pushed forward.

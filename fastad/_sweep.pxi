@@ -287,3 +287,82 @@ cdef void forward_jacobian(const TapeArrays* t, const value_t* v, count_t n_entr
                 for j in range(width):
                     result[k * n_seeds + first + j] = work[outputs[k] * width + j]
         first += width
+
+
+cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
+                             index_t out, count_t k, const value_t* tan, value_t* adj,
+                             value_t* dadj) noexcept nogil:
+    """Forward-over-reverse: the reverse sweep from `out` differentiated along
+    k tangent lanes at once.
+
+    tan (entries x k) holds the lanes of a tangent sweep at values v; adj
+    (entries) and dadj (entries x k) must be zero but for adj[out] = 1. On
+    return adj[0 .. n_inputs-1] is the gradient and dadj's first n_inputs
+    rows are the Hessian times each lane's input tangent.
+    """
+    cdef const op_t* ops = t.ops
+    cdef const index_t* arg0 = t.arg0
+    cdef const index_t* arg1 = t.arg1
+    cdef const value_t* c = t.consts
+    cdef count_t i, j
+    cdef index_t a, b
+    cdef int op, base, kind
+    cdef value_t g, pa, pb, paa, pab, pbb, va, vb
+    cdef const value_t* dg
+    cdef const value_t* ta
+    cdef const value_t* tb
+    cdef value_t* da
+    cdef value_t* db
+    for i in range(out, n_inputs - 1, -1):
+        op = ops[i]
+        if op == OP_INPUT:
+            continue
+        a = arg0[i]
+        b = arg1[i]
+        g = adj[i]
+        dg = dadj + i * k
+        if op < FIRST_BINARY:
+            pa = unary_rule(op, v[a], v[i], True)
+            paa = g * unary_second(op, v[a], v[i])
+            adj[a] += g * pa
+            ta = tan + a * k
+            da = dadj + a * k
+            for j in range(k):
+                da[j] += dg[j] * pa + paa * ta[j]
+            continue
+        base = binary_base(op)
+        kind = op - base
+        va = c[a] if kind == KIND_CV else v[a]
+        vb = c[b] if kind == KIND_VC else v[b]
+        if kind != KIND_CV:
+            pa = binary_rule(base, va, vb, v[i], WRT_A)
+            paa = g * binary_second(base, va, vb, v[i], WRT_AA)
+        if kind != KIND_VC:
+            pb = binary_rule(base, va, vb, v[i], WRT_B)
+            pbb = g * binary_second(base, va, vb, v[i], WRT_BB)
+        if kind == KIND_VV:
+            pab = g * binary_second(base, va, vb, v[i], WRT_AB)
+            adj[a] += g * pa
+            adj[b] += g * pb
+            ta = tan + a * k
+            tb = tan + b * k
+            da = dadj + a * k
+            db = dadj + b * k
+            for j in range(k):
+                # a and b may be the same entry (x * x): read the tangents,
+                # which are not written here, and add to each in turn.
+                da[j] += dg[j] * pa + paa * ta[j] + pab * tb[j]
+            for j in range(k):
+                db[j] += dg[j] * pb + pab * ta[j] + pbb * tb[j]
+        elif kind == KIND_VC:
+            adj[a] += g * pa
+            ta = tan + a * k
+            da = dadj + a * k
+            for j in range(k):
+                da[j] += dg[j] * pa + paa * ta[j]
+        else:
+            adj[b] += g * pb
+            tb = tan + b * k
+            db = dadj + b * k
+            for j in range(k):
+                db[j] += dg[j] * pb + pbb * tb[j]

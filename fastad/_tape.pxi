@@ -180,6 +180,56 @@ cdef object tangents_at(const TapeArrays* t, const value_t* values, count_t n_en
     return result
 
 
+cdef object second_order_at(const TapeArrays* t, const value_t* values, index_t out,
+                            count_t n_inputs, object seeds):
+    """(gradient, H @ seeds) of the scalar entry `out` with respect to the
+    inputs (entries 0 .. n_inputs-1), seeds an (n_inputs x s) matrix: one
+    tangent sweep and one forward-over-reverse sweep per block of lanes."""
+    cdef cnp.ndarray seed_matrix = np.ascontiguousarray(seeds, dtype=np.float64)
+    cdef cnp.ndarray gradient = np.zeros(n_inputs, dtype=np.float64)
+    cdef cnp.ndarray products
+    cdef count_t s, first = 0, width, r, j, n_entries = <count_t>out + 1
+    cdef count_t n_rows = min(n_inputs, n_entries)
+    cdef value_t* tan = NULL
+    cdef value_t* adj = NULL
+    cdef value_t* dadj = NULL
+    cdef const double* seed_data
+    cdef double* result
+    if seed_matrix.ndim != 2 or seed_matrix.shape[0] != n_inputs:
+        raise ValueError(f"fastad: Hessian seeds must be an ({n_inputs}, s) matrix")
+    s = seed_matrix.shape[1]
+    products = np.zeros((n_inputs, s), dtype=np.float64)
+    if out < 0 or s == 0:
+        return gradient, products
+    seed_data = <const double*>cnp.PyArray_DATA(seed_matrix)
+    result = <double*>cnp.PyArray_DATA(products)
+    try:
+        tan = take_buffer(n_entries * min(s, <count_t>TANGENT_BLOCK), False)
+        adj = take_buffer(n_entries, False)
+        dadj = take_buffer(n_entries * min(s, <count_t>TANGENT_BLOCK), False)
+        with nogil:
+            while first < s:
+                width = min(s - first, <count_t>TANGENT_BLOCK)
+                for r in range(min(n_inputs, n_entries)):
+                    for j in range(width):
+                        tan[r * width + j] = seed_data[r * s + first + j]
+                tangent_sweep(t, values, n_rows, n_entries, width, tan)
+                memset(adj, 0, n_entries * sizeof(value_t))
+                memset(dadj, 0, n_entries * width * sizeof(value_t))
+                adj[out] = 1.0
+                second_order_sweep(t, values, n_rows, out, width, tan, adj, dadj)
+                for r in range(n_rows):
+                    for j in range(width):
+                        result[r * s + first + j] = dadj[r * width + j]
+                first += width
+        memcpy(cnp.PyArray_DATA(gradient), adj, n_rows * sizeof(value_t))
+    finally:
+        release_buffer(tan)
+        release_buffer(adj)
+        release_buffer(dadj)
+    return gradient, products
+
+
 # ---- per-thread stack of active tapes -----------------------------------------
 
 _thread_state = threading.local()

@@ -251,3 +251,38 @@ def test_reflected_operators_record_one_entry():
     for f in (lambda x: 2.0 - x, lambda x: 2.0 / x, lambda x: 2.0 ** x, lambda x: -x):
         tape, _, _ = record(f, 3.0)
         assert tape.n_entries == 2
+
+
+# ---- second derivatives (forward-over-reverse) ------------------------------------
+
+def fd_of_gradient(g, x, h=1e-5):
+    """Central differences of a gradient function g at the float array x."""
+    x = np.asarray(x, dtype=float)
+    cols = []
+    for k in range(x.size):
+        step = np.zeros_like(x)
+        step[k] = h * max(1.0, abs(x[k]))
+        cols.append((np.asarray(g(x + step)) - np.asarray(g(x - step))) / (2 * step[k]))
+    return np.array(cols).T
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_second_derivative(name):
+    f, _, dref, points = UNARY[name]
+    for x in points:
+        second = fastad.hessian(f)(x)
+        expected = (float(dref(x + 1e-6 * max(1, abs(x)))) - float(dref(x - 1e-6 * max(1, abs(x))))
+                    ) / (2e-6 * max(1, abs(x)))
+        assert second == pytest.approx(expected, rel=1e-5, abs=1e-6), (name, x)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_binary_second_derivatives_in_every_operand_order(name):
+    f, _, dref, points = BINARY[name]
+    for a, b in points:
+        H = fastad.hessian(lambda v: f(v[0], v[1]))(np.array([a, b]))
+        fd = fd_of_gradient(lambda v: np.array(dref(v[0], v[1]), dtype=float), [a, b])
+        np.testing.assert_allclose(H, fd, rtol=1e-5, atol=1e-6, err_msg=name)
+        # constant second operand (VC) and constant first operand (CV)
+        assert fastad.hessian(lambda x: f(x, b))(a) == pytest.approx(fd[0, 0], rel=1e-5, abs=1e-6)
+        assert fastad.hessian(lambda x: f(a, x))(b) == pytest.approx(fd[1, 1], rel=1e-5, abs=1e-6)
