@@ -1,0 +1,104 @@
+"""Second order: hessian and hvp (transforms and Function), against SciPy's
+analytic Rosenbrock Hessian, closed forms and finite differences."""
+
+import numpy as np
+import pytest
+
+import fastad
+
+optimize = pytest.importorskip("scipy.optimize")
+
+
+def rosenbrock(x):
+    s = 0.0
+    for i in range(len(x) - 1):
+        s = s + 100 * (x[i + 1] - x[i] ** 2) ** 2 + (1 - x[i]) ** 2
+    return s
+
+
+@pytest.mark.parametrize("n", [2, 5, 30])
+def test_rosenbrock_hessian_and_hvp_match_scipy(n):
+    rng = np.random.default_rng(n)
+    x, v = rng.normal(size=n), rng.normal(size=n)
+    H = fastad.hessian(rosenbrock)(x)
+    np.testing.assert_allclose(H, optimize.rosen_hess(x), rtol=1e-13, atol=1e-10)
+    np.testing.assert_allclose(fastad.hvp(rosenbrock, x, v), optimize.rosen_hess_prod(x, v),
+                               rtol=1e-12, atol=1e-9)
+    F = fastad.trace(rosenbrock, x)
+    y = rng.normal(size=n)
+    np.testing.assert_allclose(F.hessian(y), optimize.rosen_hess(y), rtol=1e-13, atol=1e-10)
+    np.testing.assert_allclose(F.hvp(y, v), optimize.rosen_hess_prod(y, v), rtol=1e-12, atol=1e-9)
+
+
+def test_hessian_of_compositions():
+    f = lambda x: fastad.exp(x[0]) * fastad.log(x[1]) + fastad.sin(x[0] * x[1])  # noqa: E731
+    x = np.array([0.3, 1.7])
+    a, b = x
+    expected = np.array([
+        [np.exp(a) * np.log(b) - b * b * np.sin(a * b),
+         np.exp(a) / b + np.cos(a * b) - a * b * np.sin(a * b)],
+        [np.exp(a) / b + np.cos(a * b) - a * b * np.sin(a * b),
+         -np.exp(a) / b ** 2 - a * a * np.sin(a * b)]])
+    np.testing.assert_allclose(fastad.hessian(f)(x), expected, rtol=1e-13)
+
+
+def test_polynomial_hessian_is_exact():
+    f = lambda x: x[0] ** 3 * x[1] + 2 * x[1] ** 2 - x[0] * x[1] * 5  # noqa: E731
+    H = fastad.hessian(f)(np.array([2.0, -1.0]))
+    np.testing.assert_array_equal(H, [[6 * 2 * -1.0, 3 * 4.0 - 5], [3 * 4.0 - 5, 4.0]])
+
+
+def test_hessian_shapes_and_structures():
+    f = lambda x: np.sum(x ** 3)  # noqa: E731
+    x = np.arange(6.0).reshape(2, 3)
+    H = fastad.hessian(f)(x)
+    assert H.shape == (2, 3, 2, 3)
+    np.testing.assert_allclose(H.reshape(6, 6), np.diag(6 * x.ravel()))
+    assert fastad.hessian(lambda t: t ** 4)(2.0) == pytest.approx(48.0)
+    g = fastad.hvp(lambda p: p["a"] ** 2 * p["b"], {"a": 3.0, "b": 2.0}, {"a": 1.0, "b": 0.0})
+    assert g == {"a": pytest.approx(4.0), "b": pytest.approx(6.0)}
+
+
+def test_hessian_errors():
+    with pytest.raises(TypeError, match="scalar"):
+        fastad.hessian(lambda x: x * 2.0)(np.ones(2))
+    with pytest.raises(TypeError, match="argnums"):
+        fastad.hessian(lambda x, y: x * y, argnums=(0, 1))
+    with pytest.raises(ValueError, match="shape"):
+        fastad.hvp(lambda x: np.sum(x * x), np.ones(3), np.ones(2))
+    F = fastad.trace(lambda x: x * 2.0, np.ones(2))
+    with pytest.raises(TypeError, match="scalar"):
+        F.hvp(np.ones(2), np.ones(2))
+
+
+def test_hvp_equals_finite_differences_of_the_gradient():
+    f = lambda x: fastad.tanh(x[0] * x[1]) + fastad.sqrt(x[2]) * x[0] ** 2  # noqa: E731
+    x, v = np.array([0.4, -0.7, 2.0]), np.array([1.0, 0.5, -0.3])
+    h = 1e-6
+    fd = (fastad.grad(f)(x + h * v) - fastad.grad(f)(x - h * v)) / (2 * h)
+    np.testing.assert_allclose(fastad.hvp(f, x, v), fd, rtol=1e-6, atol=1e-8)
+
+
+def test_newton_cg_with_function_hvp_matches_scipy():
+    n = 100
+    x0 = np.linspace(-1.0, 1.5, n)
+    F = fastad.trace(rosenbrock, x0)
+    options = {"xtol": 1e-12}
+    ours = optimize.minimize(F.value_and_grad, x0, jac=True, hessp=F.hvp, method="Newton-CG",
+                             options=options)
+    theirs = optimize.minimize(optimize.rosen, x0, jac=optimize.rosen_der,
+                               hessp=optimize.rosen_hess_prod, method="Newton-CG",
+                               options=options)
+    assert ours.success and theirs.success
+    np.testing.assert_allclose(ours.x, theirs.x, atol=1e-6)
+    np.testing.assert_allclose(ours.x, np.ones(n), atol=1e-4)
+
+
+@pytest.mark.parametrize("name", ["sqrt", "log", "arcsin", "tanh", "sigmoid", "erf", "cbrt"])
+def test_fourth_derivative_free_functions_have_exact_second_derivative_at_many_points(name):
+    fn = getattr(fastad, name)
+    xs = np.linspace(0.1, 0.9, 9)
+    got = np.array([fastad.hessian(fn)(x) for x in xs])
+    h = 1e-5
+    fd = np.array([(fastad.grad(fn)(x + h) - fastad.grad(fn)(x - h)) / (2 * h) for x in xs])
+    np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
