@@ -711,6 +711,162 @@ def render_replay(rows, tiny, batch):
     return lines
 
 
+# ==== second order and forward mode =================================================
+# F.hvp against F.value_and_grad on the same tape (the cheap-gradient bound
+# says a Hessian-vector product should cost a small multiple of a gradient);
+# the forward Jacobian in vector mode against one tangent sweep per input;
+# Hessians and Jacobians against JAX (jit) and CasADi where installed.
+
+def pde_residual(u):
+    """Residual of -u'' + u**3 - sin(u) = 1 on a 100-point grid, as a list."""
+    n = len(u)
+    h2 = 1.0 / (n + 1) ** 2
+    out = []
+    for i in range(n):
+        left = u[i - 1] if i > 0 else 0.0
+        right = u[i + 1] if i < n - 1 else 0.0
+        out.append((2.0 * u[i] - left - right) / h2 + u[i] ** 3 - fastad.sin(u[i]) - 1.0)
+    return out
+
+
+def pde_residual_generic(u, sin):
+    """pde_residual with the sine passed in (for JAX and CasADi)."""
+    n = len(u)
+    h2 = 1.0 / (n + 1) ** 2
+    out = []
+    for i in range(n):
+        left = u[i - 1] if i > 0 else 0.0
+        right = u[i + 1] if i < n - 1 else 0.0
+        out.append((2.0 * u[i] - left - right) / h2 + u[i] ** 3 - sin(u[i]) - 1.0)
+    return out
+
+
+@dataclass
+class PeerTime:
+    name: str
+    seconds: float | None     # steady-state time per evaluation
+    build: float | None       # compile or build time, where there is one
+    note: str = ""
+
+
+def jax_times(kind, n):
+    """jax.jit(jax.hessian) of Rosenbrock or jax.jit(jax.jacfwd) of the PDE
+    residual, on the same scalar Python code: (steady seconds, compile seconds)."""
+    try:
+        import jax
+        import jax.numpy as jnp
+    except ImportError:
+        return PeerTime("JAX jit", None, None, "JAX is not installed (pip install jax)")
+    jax.config.update("jax_enable_x64", True)
+    if kind == "hessian":
+        fn = jax.jit(jax.hessian(lambda x: rosenbrock(x)))
+    else:
+        fn = jax.jit(jax.jacfwd(lambda u: jnp.stack(pde_residual_generic(u, jnp.sin))))
+    x = jnp.asarray(np.linspace(-1.0, 1.0, n))
+    start = time.perf_counter()
+    fn(x).block_until_ready()
+    compile_seconds = time.perf_counter() - start
+    call = lambda: fn(x).block_until_ready()  # noqa: E731
+    inner = calls_per_sample(call)
+    steady = min(seconds_per_call(call, inner) for _ in range(5))
+    return PeerTime("JAX jit", steady, compile_seconds)
+
+
+def casadi_times(kind, n):
+    try:
+        import casadi
+    except ImportError:
+        return PeerTime("CasADi", None, None, "CasADi is not installed (pip install casadi)")
+    start = time.perf_counter()
+    x = casadi.SX.sym("x", n)
+    items = [x[i] for i in range(n)]
+    if kind == "hessian":
+        y = rosenbrock(items)
+        fn = casadi.Function("h", [x], [casadi.hessian(y, x)[0]])
+    else:
+        y = casadi.vertcat(*pde_residual_generic(items, casadi.sin))
+        fn = casadi.Function("j", [x], [casadi.jacobian(y, x)])
+    build = time.perf_counter() - start
+    point = np.linspace(-1.0, 1.0, n)
+    call = lambda: fn(point)  # noqa: E731
+    inner = calls_per_sample(call)
+    return PeerTime("CasADi", min(seconds_per_call(call, inner) for _ in range(5)), build)
+
+
+def fastad_times(kind, n):
+    """(record + derivative, replay) seconds for the same problem."""
+    point = np.linspace(-1.0, 1.0, n)
+    if kind == "hessian":
+        once = lambda: fastad.hessian(rosenbrock)(point)  # noqa: E731
+        F = fastad.trace(rosenbrock, point)
+        replay = lambda: F.hessian(point)  # noqa: E731
+    else:
+        once = lambda: fastad.jacobian(pde_residual)(point)  # noqa: E731
+        F = fastad.trace(pde_residual, point)
+        replay = lambda: F.jacobian(point)  # noqa: E731
+    times = []
+    for fn in (once, replay):
+        inner = calls_per_sample(fn)
+        times.append(min(seconds_per_call(fn, inner) for _ in range(5)))
+    return times
+
+
+def measure_second_order(settings):
+    """hvp / value_and_grad ratios, vector-mode speed-up, peers."""
+    rows = []
+    for problem, f, x in (("Rosenbrock n=10^4", rosenbrock, np.asarray(rosenbrock_point(10_000))),
+                          ("Lotka-Volterra RK4", lotka_volterra_problem(), np.asarray(LV_PARAMS))):
+        F = fastad.trace(f, x)
+        v = np.random.default_rng(1).standard_normal(x.shape)
+        series = paired_series(lambda: F.value_and_grad(x), lambda: F.hvp(x, v),
+                               settings.rk4_repeats)
+        rows.append((problem, series))
+    point = np.linspace(-1.0, 1.0, 100)
+    F = fastad.trace(pde_residual, point)
+    eye = np.eye(100)
+
+    def scalar_sweeps():
+        return [F.jvp(point, eye[k])[1] for k in range(100)]
+
+    if not np.allclose(np.array(scalar_sweeps()).T, F.jacobian(point, mode="forward"),
+                       rtol=1e-13, atol=1e-12):
+        raise RuntimeError("vector-mode Jacobian disagrees with single tangent sweeps")
+    vector = paired_series(scalar_sweeps, lambda: F.jacobian(point, mode="forward"),
+                           settings.rk4_repeats)
+    peers = {}
+    with gc_state(False):
+        for kind in ("hessian", "jacobian"):
+            record, replay = fastad_times(kind, 100)
+            peers[kind] = [PeerTime("fastad record + derivative", record, None),
+                           PeerTime("fastad replay (trace)", replay, None),
+                           jax_times(kind, 100), casadi_times(kind, 100)]
+    return rows, vector, peers
+
+
+def render_second_order(rows, vector, peers):
+    lines = ["| problem | F.value_and_grad | F.hvp | hvp / value_and_grad |",
+             "|---|---:|---:|---:|"]
+    for problem, series in rows:
+        lines.append(f"| {problem} | {format_time(series.baseline_time)} "
+                     f"| {format_time(series.candidate_time)} | **{series.ratio:.2f}x** |")
+    lines += ["", f"Forward Jacobian of the 100-point PDE residual (100 x 100): vector mode "
+              f"(`F.jacobian(x, mode='forward')`, 32 lanes per sweep) "
+              f"{format_time(vector.candidate_time)} against 100 single tangent sweeps "
+              f"(`F.jvp`) {format_time(vector.baseline_time)}: **{1 / vector.ratio:.1f}x** "
+              f"faster.", ""]
+    titles = {"hessian": "Hessian of Rosenbrock n=100 (Python loop)",
+              "jacobian": "Jacobian of the 100-point PDE residual (Python loop)"}
+    for kind, entries in peers.items():
+        lines += [f"**{titles[kind]}**", "", "| method | time per evaluation | compile / build |",
+                  "|---|---:|---:|"]
+        for p in entries:
+            t = "missing" if p.seconds is None else format_time(p.seconds)
+            b = "-" if p.build is None else f"{p.build:.2f} s"
+            lines.append(f"| {p.name} | {t} | {b} |" + (f" {p.note}" if p.note else ""))
+        lines.append("")
+    return lines
+
+
 # ==== NumPy dispatch ================================================================
 # Why Var sets __array_priority__ and no __array_ufunc__: the cost of one
 # operation with a NumPy scalar on the left (W[i, j] * x[j]) under each
@@ -953,7 +1109,8 @@ def render_targets(rows):
     return lines
 
 
-def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, replay):
+def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, replay,
+                  second):
     kind = "quick smoke run (`--quick`): small sizes, few repeats" if settings.quick \
         else "full run"
     lines = ["# fastad benchmark results", "",
@@ -985,7 +1142,15 @@ def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, 
               "gradient `Function` called with a NumPy array (its build time, from the "
               "same scalar Python code, is listed separately).", ""]
     lines += render_replay(*replay)
-    lines += ["", "## Jacobians by reverse mode", "",
+    lines += ["", "## Second order and forward mode", "",
+              "Hessian-vector products by one tangent sweep and one forward-over-reverse "
+              "sweep over the replayed tape, against the gradient on the same tape "
+              "(paired); the forward Jacobian with 32 tangent lanes per sweep against "
+              "one sweep per input; and Hessians and Jacobians of scalar Python code "
+              "against JAX (`jax.jit`, steady state, compile time apart) and CasADi "
+              "(SX `Function`, build time apart), best of 5, where installed.", ""]
+    lines += render_second_order(*second)
+    lines += ["## Jacobians by reverse mode", "",
               "`fastad.jacrev` of the RK4 Lotka-Volterra integration (1,000 steps, "
               "4 parameters) whose final state is mixed into m outputs, against "
               "`fastad.grad` of the sum of the same outputs: one recording in both, "
@@ -1063,6 +1228,15 @@ def main(argv=None):
                  else f", {1 / r.versus_casadi.ratio:.2f}x faster than CasADi"))
     print(f"  replay per-call cost (2 inputs): {tiny * 1e6:.2f} us; batch 2 threads vs 1: "
           f"{speedup:.2f}x")
+    second = in_fresh_process(measure_second_order, settings)
+    for problem, series in second[0]:
+        print(f"  hvp / value_and_grad, {problem}: {series.ratio:.2f}x")
+    print(f"  forward Jacobian 100x100: vector mode {1 / second[1].ratio:.1f}x faster than "
+          f"100 single sweeps")
+    for kind, entries in second[2].items():
+        print(f"  {kind}: " + "; ".join(
+            f"{p.name} {'missing' if p.seconds is None else format_time(p.seconds)}"
+            + ("" if p.build is None else f" (+{p.build:.2f} s build)") for p in entries))
     jacrev_rows = in_fresh_process(measure_jacrev, settings)
     for m, entries, series, sweep in jacrev_rows:
         print(f"  jacrev, m={m:<4} outputs: {series.ratio:.2f}x grad of the sum "
@@ -1076,7 +1250,7 @@ def main(argv=None):
         print(f"  route: {doc:<70} {ns:6.0f}")
 
     report = render_report(settings, info, checks, rows, time.perf_counter() - started,
-                           dispatch, jacrev_rows, replay)
+                           dispatch, jacrev_rows, replay, second)
     print("Targets:")
     for target, case, measured, met in evaluate_targets(rows) + replay_targets(*replay):
         print(f"  {target:<48} {case:<26} {measured:>14}  {'met' if met else 'MISSED'}")

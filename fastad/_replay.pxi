@@ -404,7 +404,7 @@ cdef class Function:
         mode : {"auto", "reverse", "forward"}, optional
             "reverse" (one reverse sweep per output), "forward" (tangent
             sweeps, 32 input directions at a time) or "auto" (forward when
-            there are fewer inputs than outputs).
+            there are no more inputs than outputs).
 
         Returns
         -------
@@ -414,7 +414,7 @@ cdef class Function:
         if mode not in ("auto", "reverse", "forward"):
             raise ValueError(f"Function.jacobian: mode must be 'auto', 'reverse' or "
                              f"'forward', got {mode!r}")
-        if mode == "forward" or (mode == "auto" and self.n_in < self.n_out):
+        if mode == "forward" or (mode == "auto" and self.n_in <= self.n_out):
             _, rows = self.replay(x, WANT_TANGENTS, np.eye(self.n_in), "Function.jacobian")
         else:
             _, rows = self.replay(x, WANT_JACOBIAN, None, "Function.jacobian")

@@ -340,7 +340,7 @@ def test_auto_equals_reverse_equals_jacrev(shape_in, shape_out):
     assert a.shape == (shape_out,) + shape_in
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(c, d)
-    np.testing.assert_array_equal(a, e if x.size < shape_out else c)
+    np.testing.assert_array_equal(a, e if x.size <= shape_out else c)
     np.testing.assert_allclose(e, c, rtol=1e-13, atol=1e-15)
 
 
