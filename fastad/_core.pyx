@@ -109,6 +109,7 @@ include "_var.pxi"
 include "_sweep.pxi"
 include "_elementwise.pxi"
 include "_replay.pxi"
+include "_emit.pxi"
 
 
 def _inputs(Tape tape, object x, str where):

@@ -561,8 +561,30 @@ cdef class Function:
         return self.shaped_like_output(out), self.shaped_like_output(tangents[:, 0].copy())
 
     def grad_function(self):
-        """A Function computing the gradient (planned: raises NotImplementedError)."""
-        raise NotImplementedError("Function.grad_function: higher-order differentiation is not supported yet (planned)")
+        """A Function computing x -> the gradient of this (scalar) Function.
+
+        The reverse sweep is written out as tape entries after the forward
+        ones, so the result is an ordinary recording: replay it, take its
+        ``jacobian`` (the Hessian) or its ``jvp``, or, for a scalar input,
+        its ``grad_function()`` again (derivatives of any order). It
+        re-traces like this Function does.
+
+        Returns
+        -------
+        Function
+            Inputs shaped like x, outputs shaped like x.
+        """
+        self.check_made()
+        self.check_scalar_output("Function.grad_function")
+        cdef Function G = Function.create(gradient_recording(self.primary), None, self.retrace,
+                                          self.in_shape, () if self.in_shape is None
+                                          else tuple(self.in_shape))
+        G.recordings = [G.primary] + [gradient_recording(r) for r in self.recordings
+                                      if r is not self.primary]
+        if self.recorder is not None:
+            primal_recorder = self.recorder
+            G.recorder = lambda x: gradient_recording(primal_recorder(x))
+        return G
 
     # ---- pickling -----------------------------------------------------------------
 

@@ -102,3 +102,89 @@ def test_fourth_derivative_free_functions_have_exact_second_derivative_at_many_p
     h = 1e-5
     fd = np.array([(fastad.grad(fn)(x + h) - fastad.grad(fn)(x - h)) / (2 * h) for x in xs])
     np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
+
+
+# ---- grad_function: derivatives written out as tape entries -------------------------
+
+import math  # noqa: E402
+
+from test_ops import BINARY, UNARY  # noqa: E402
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_grad_function_of_every_unary_op_matches_numeric_rules(name):
+    f, _, dref, points = UNARY[name]
+    for x in points:
+        G = fastad.trace(f, x).grad_function()
+        assert G(x) == pytest.approx(float(dref(x)), rel=1e-12, abs=1e-300)
+        # Its derivative is the second derivative from the numeric rules.
+        assert G.grad(x) == pytest.approx(fastad.hessian(f)(x), rel=1e-10, abs=1e-12)
+
+
+@pytest.mark.parametrize("name", sorted(BINARY))
+def test_grad_function_of_every_binary_op_matches_numeric_rules(name):
+    f, _, dref, points = BINARY[name]
+    for a, b in points:
+        x = np.array([a, b])
+        F = fastad.trace(lambda v: f(v[0], v[1]), x)
+        G = F.grad_function()
+        np.testing.assert_allclose(G(x), np.array(dref(a, b), dtype=float), rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(G.jacobian(x), F.hessian(x), rtol=1e-10, atol=1e-12)
+        for const_first in (False, True):  # the VC and CV variants
+            g = (lambda t: f(a, t)) if const_first else (lambda t: f(t, b))
+            at = b if const_first else a
+            assert fastad.trace(g, at).grad_function().grad(at) == pytest.approx(
+                fastad.hessian(g)(at), rel=1e-10, abs=1e-12)
+
+
+def test_derivatives_of_any_order():
+    t = 0.7
+    d = fastad.trace(lambda x: fastad.sin(x) * fastad.exp(x), t)
+    expected = [np.exp(t) * (np.sin(t) + np.cos(t)), 2 * np.exp(t) * np.cos(t),
+                2 * np.exp(t) * (np.cos(t) - np.sin(t)), -4 * np.exp(t) * np.sin(t)]
+    for k in range(4):
+        d = d.grad_function()
+        assert d(t) == pytest.approx(expected[k], rel=1e-13)
+    # Fourth derivative of exp(2x) at several points, replayed.
+    e4 = fastad.trace(lambda x: fastad.exp(2.0 * x), 0.0)
+    for _ in range(4):
+        e4 = e4.grad_function()
+    for x in (-1.0, 0.0, 0.5):
+        assert e4(x) == pytest.approx(16 * math.exp(2 * x), rel=1e-13)
+
+
+def test_grad_function_jacobian_is_the_hessian_and_replays():
+    n = 8
+    x = np.linspace(-1, 1, n)
+    G = fastad.trace(rosenbrock, x).grad_function()
+    assert G.n_inputs == n and G.n_outputs == n
+    for y in np.random.default_rng(2).normal(size=(3, n)):
+        np.testing.assert_allclose(G(y), optimize.rosen_der(y), rtol=1e-13, atol=1e-10)
+        np.testing.assert_allclose(G.jacobian(y), optimize.rosen_hess(y), rtol=1e-13, atol=1e-9)
+        v = np.ones(n)
+        np.testing.assert_allclose(G.jvp(y, v)[1], optimize.rosen_hess_prod(y, v),
+                                   rtol=1e-12, atol=1e-9)
+
+
+def test_grad_function_follows_branches_and_retraces():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return x * x if x > 0 else -x * x * x
+
+    G = fastad.trace(f, 1.0).grad_function()
+    assert G(2.0) == 4.0 and G(-2.0) == -12.0 and G(3.0) == 6.0
+    assert G.grad(-1.0) == 6.0
+    H = fastad.trace(f, 1.0, retrace=False).grad_function()
+    with pytest.raises(fastad.BranchError):
+        H(-1.0)
+    # Conventions at awkward points are guarded: hypot at the origin.
+    K = fastad.trace(lambda v: fastad.hypot(v[0], v[1]), np.array([3.0, 4.0])).grad_function()
+    np.testing.assert_allclose(K(np.array([3.0, 4.0])), [0.6, 0.8])
+    np.testing.assert_array_equal(K(np.array([0.0, 0.0])), [0.0, 0.0])
+
+
+def test_grad_function_needs_a_scalar_output():
+    with pytest.raises(TypeError, match="scalar"):
+        fastad.trace(lambda x: x * 2.0, np.ones(2)).grad_function()
