@@ -119,12 +119,15 @@ def _inputs(Tape tape, object x, str where):
     (list of numbers) standing for x, and its number of scalars.
     """
     if isinstance(x, np.ndarray):
+        if x.dtype == object and any(type(item) is Var for item in x.reshape(-1)):
+            flat = [_inputs(tape, item, where)[0] for item in x.reshape(-1)]
+            out = np.empty(len(flat), dtype=object)
+            out[:] = flat
+            return out.reshape(x.shape), len(flat)
         arr = as_float_array(x, where)
         return tape.inputs_from_array(arr), arr.size
     if type(x) is Var:
-        raise NotImplementedError(
-            f"{where}: the argument is a fastad.Var of an enclosing transform: "
-            f"nested differentiation (grad of grad) is not supported yet")
+        return _nested_input(tape, x), 1  # a Var of an enclosing transform
     return tape.new_input(as_real_number(x, where)), 1
 
 

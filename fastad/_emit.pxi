@@ -316,3 +316,252 @@ cdef Recording gradient_recording(Recording rec):
     values = np.array([target.arr.values[t[0]] if t[0] >= 0 else t[1] for t in terms],
                       dtype=np.float64)
     return Recording.create(target, indices, values, rec.n_inputs)
+
+
+# ---- nesting: an inner recording spliced onto the enclosing tape ----------------------
+# A transform called inside another one (grad(grad(f)), or any transform
+# whose function uses Vars of an enclosing transform) records on its own
+# tape as usual, with the outer Vars captured as inner entries. Its result
+# must be differentiable by the outer transform, so instead of sweeping
+# numbers the inner tape is written onto the outer one (each inner entry
+# becomes an outer entry, captured entries become the outer Vars they stand
+# for) and the derivative is emitted there. Derivatives of the two levels
+# never mix: the inner inputs are the only seeds of the inner derivative.
+
+cdef Tape enclosing_tape(Tape inner):
+    """The tape the nested result belongs on: the innermost recording tape
+    of this thread (the inner tape has finished)."""
+    cdef list stack = active_tapes()
+    for k in range(len(stack) - 1, -1, -1):
+        tape = stack[k]()
+        if tape is not None and tape is not inner:
+            return <Tape>tape
+    raise TapeError("a nested transform found no enclosing recording tape")
+
+
+cdef object term_object(Tape target, Term t):
+    """A Term as a user-facing result: a Var of target or a float."""
+    if t.entry >= 0:
+        return make_var(target, t.entry, target.arr.values[t.entry])
+    return t.constant
+
+
+cdef Term object_term(Tape target, object x) except *:
+    """A seed (a Var of an active tape, or a number) as a Term of target."""
+    cdef Var v
+    if type(x) is Var:
+        v = <Var>x
+        if v.tape is not target:
+            v = target.capture(v) if stack_position(v.tape) >= 0 else None
+            if v is None:
+                raise TapeError("a nested transform was given a Var of another tape")
+        return entry_term(v.index)
+    return constant_term(as_real_number(x, "nested transform"))
+
+
+@cython.final
+cdef class Splice:
+    """An inner tape written onto its enclosing tape: where[i] is the outer
+    entry holding inner entry i."""
+
+    cdef Tape inner
+    cdef Tape target
+    cdef index_t* where
+
+    def __dealloc__(self):
+        free(self.where)
+
+    @staticmethod
+    cdef Splice create(Tape inner):
+        cdef Splice sp = Splice.__new__(Splice)
+        cdef Tape target = enclosing_tape(inner)
+        cdef count_t n = inner.n_entries, i, k
+        cdef int op, base, kind
+        cdef index_t a, b
+        cdef value_t v
+        cdef Var outer
+        target.check_recording()
+        sp.inner = inner
+        sp.target = target
+        sp.where = <index_t*>malloc(max(n, 1) * sizeof(index_t))
+        if sp.where == NULL:
+            raise MemoryError("fastad: could not allocate a splice map")
+        captures = inner.captures if inner.captures is not None else {}
+        for i in range(n):
+            op = inner.arr.ops[i]
+            a = inner.arr.arg0[i]
+            b = inner.arr.arg1[i]
+            v = inner.arr.values[i]
+            if op == OP_INPUT:
+                outer = captures.get(i)
+                if outer is None:  # an input given as a number: fixed on the outer tape
+                    sp.where[i] = target.push(OP_INPUT, 0, 0, v)
+                else:
+                    if outer.tape is not target:
+                        outer = target.capture(outer)
+                    sp.where[i] = outer.index
+            elif op < FIRST_BINARY:
+                sp.where[i] = target.push(<op_t>op, sp.where[a], 0, v)
+            else:
+                base = binary_base(op)
+                kind = op - base
+                if kind == KIND_VV:
+                    sp.where[i] = target.push(<op_t>op, sp.where[a], sp.where[b], v)
+                elif kind == KIND_VC:
+                    sp.where[i] = target.push(<op_t>op, sp.where[a],
+                                              target.push_const(inner.arr.consts[b]), v)
+                else:
+                    sp.where[i] = target.push(<op_t>op, target.push_const(inner.arr.consts[a]),
+                                              sp.where[b], v)
+        for k in range(inner.n_guards):
+            g = inner.guards[k]
+            target.push_guard(sp.where[g.a],
+                              target.push_const(inner.arr.consts[g.b]) if g.b_is_constant
+                              else sp.where[g.b], g.how, g.b_is_constant, g.outcome)
+        return sp
+
+    cdef object output(self, int64_t index, double value):
+        """An inner output as a result: a Var of the target, or the number."""
+        if index < 0:
+            return value
+        return make_var(self.target, self.where[index], self.inner.arr.values[index])
+
+    cdef list gradients(self, object outputs, object seeds, count_t n_inputs):
+        """sum_k seeds[k] * d(outputs[k]) / d(inputs), emitted on the target:
+        one result (Var or float) per inner input."""
+        cdef Term* adj
+        cdef Term g, A, B, Y, p
+        cdef count_t n = self.inner.n_entries, i
+        cdef int64_t last = -1, o
+        cdef int op, base, kind
+        cdef index_t a, b
+        cdef Tape source = self.inner, target = self.target
+        cdef list result = []
+        adj = <Term*>malloc(max(n, 1) * sizeof(Term))
+        if adj == NULL:
+            raise MemoryError("fastad: could not allocate the emitted adjoints")
+        try:
+            for i in range(n):
+                adj[i].entry = NO_TERM
+                adj[i].constant = 0.0
+            for o, seed in zip(outputs, seeds):
+                if o < 0:
+                    continue
+                adj[o] = accumulate(target, adj[o], object_term(target, seed))
+                last = max(last, o)
+            for i in range(last, n_inputs - 1, -1):
+                if adj[i].entry == NO_TERM:
+                    continue
+                op = source.arr.ops[i]
+                if op == OP_INPUT:
+                    continue
+                g = adj[i]
+                a = source.arr.arg0[i]
+                b = source.arr.arg1[i]
+                Y = entry_term(self.where[i])
+                if op < FIRST_BINARY:
+                    p = emit_unary_partial(target, op, entry_term(self.where[a]), Y)
+                    adj[a] = accumulate(target, adj[a], emit_mul(target, g, p))
+                    continue
+                base = binary_base(op)
+                kind = op - base
+                A = constant_term(source.arr.consts[a]) if kind == KIND_CV else entry_term(self.where[a])
+                B = constant_term(source.arr.consts[b]) if kind == KIND_VC else entry_term(self.where[b])
+                if kind != KIND_CV:
+                    p = emit_binary_partial(target, base, A, B, Y, WRT_A)
+                    adj[a] = accumulate(target, adj[a], emit_mul(target, g, p))
+                if kind != KIND_VC:
+                    p = emit_binary_partial(target, base, A, B, Y, WRT_B)
+                    adj[b] = accumulate(target, adj[b], emit_mul(target, g, p))
+            for i in range(n_inputs):
+                result.append(0.0 if adj[i].entry == NO_TERM else term_object(target, adj[i]))
+            return result
+        finally:
+            free(adj)
+
+    cdef list tangents(self, object outputs, object seeds, count_t n_inputs):
+        """d(outputs) / d(inputs) . seeds, emitted on the target (forward)."""
+        cdef count_t n = self.inner.n_entries, i, k
+        cdef Term* tan
+        cdef Term A, B, Y, p, total
+        cdef int op, base, kind
+        cdef index_t a, b
+        cdef Tape source = self.inner, target = self.target
+        tan = <Term*>malloc(max(n, 1) * sizeof(Term))
+        if tan == NULL:
+            raise MemoryError("fastad: could not allocate the emitted tangents")
+        try:
+            for i in range(n):
+                tan[i].entry = NO_TERM
+                tan[i].constant = 0.0
+            for k, seed in enumerate(seeds):
+                if k < n:
+                    tan[k] = object_term(target, seed)
+            for i in range(n_inputs, n):
+                op = source.arr.ops[i]
+                if op == OP_INPUT:
+                    continue
+                a = source.arr.arg0[i]
+                b = source.arr.arg1[i]
+                Y = entry_term(self.where[i])
+                total.entry = NO_TERM
+                total.constant = 0.0
+                if op < FIRST_BINARY:
+                    if tan[a].entry != NO_TERM:
+                        p = emit_unary_partial(target, op, entry_term(self.where[a]), Y)
+                        total = emit_mul(target, p, tan[a])
+                    tan[i] = total
+                    continue
+                base = binary_base(op)
+                kind = op - base
+                A = constant_term(source.arr.consts[a]) if kind == KIND_CV else entry_term(self.where[a])
+                B = constant_term(source.arr.consts[b]) if kind == KIND_VC else entry_term(self.where[b])
+                if kind != KIND_CV and tan[a].entry != NO_TERM:
+                    p = emit_binary_partial(target, base, A, B, Y, WRT_A)
+                    total = accumulate(target, total, emit_mul(target, p, tan[a]))
+                if kind != KIND_VC and tan[b].entry != NO_TERM:
+                    p = emit_binary_partial(target, base, A, B, Y, WRT_B)
+                    total = accumulate(target, total, emit_mul(target, p, tan[b]))
+                tan[i] = total
+            return [0.0 if o < 0 or tan[o].entry == NO_TERM else term_object(target, tan[o])
+                    for o in outputs]
+        finally:
+            free(tan)
+
+
+def _is_nested(Tape tape):
+    """Whether a finished recording used Vars of an enclosing tape."""
+    return bool(tape.captures)
+
+
+def _nested_input(Tape tape, Var outer):
+    """A new input of tape standing for outer, a Var of an enclosing tape."""
+    cdef Var v
+    if stack_position(outer.tape) < 0:
+        raise TapeError("a Var of a tape that is not recording was passed to a transform")
+    v = tape.new_input(outer._value)
+    if tape.captures is None:
+        tape.captures = {}
+        tape.captured_entries = {}
+    tape.captures[v.index] = outer
+    return v
+
+
+def _splice(Tape inner):
+    """Write a finished nested recording onto its enclosing tape."""
+    return Splice.create(inner)
+
+
+def _splice_outputs(Splice sp, outputs, values):
+    """The inner outputs as results on the enclosing tape (Vars or numbers)."""
+    return [sp.output(o, v) for o, v in zip(outputs, values)]
+
+
+def _splice_gradients(Splice sp, outputs, seeds, count_t n_inputs):
+    """sum_k seeds[k] d(outputs[k])/d(inputs), as Vars of the enclosing tape."""
+    return sp.gradients(outputs, seeds, n_inputs)
+
+
+def _splice_tangents(Splice sp, outputs, seeds, count_t n_inputs):
+    """d(outputs)/d(inputs) . seeds, as Vars of the enclosing tape."""
+    return sp.tangents(outputs, seeds, n_inputs)

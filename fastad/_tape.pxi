@@ -245,6 +245,16 @@ cdef list active_tapes():
         return _thread_state.stack
 
 
+cdef Py_ssize_t stack_position(Tape tape):
+    """Position of tape on this thread's stack of recording tapes, or -1."""
+    cdef list stack = active_tapes()
+    cdef Py_ssize_t k
+    for k in range(len(stack)):
+        if stack[k]() is tape:
+            return k
+    return -1
+
+
 cdef bint is_active(Tape tape):
     """Whether tape is on this thread's stack of recording tapes."""
     for ref in active_tapes():
@@ -308,6 +318,11 @@ cdef class Tape:
     cdef bint finished
     cdef size_t thread_ident
     cdef object __weakref__
+    # Nesting: entries of this tape that stand for Vars of an enclosing
+    # tape (differentiated arguments that were Vars, and outer Vars an inner
+    # function used): entry index -> outer Var, and the reverse look-up.
+    cdef dict captures
+    cdef dict captured_entries
 
     def __cinit__(self):
         self.max_entries = INT32_MAX
@@ -456,6 +471,21 @@ cdef class Tape:
                 "belongs to the thread that started it; differentiate after its "
                 "`with` block ends")
         return 0
+
+    cdef Var capture(self, Var outer):
+        """A Var of this tape standing for outer, a Var of an enclosing tape
+        (one entry per outer Var, reused)."""
+        cdef index_t k
+        if self.captures is None:
+            self.captures = {}
+            self.captured_entries = {}
+        key = (id(outer.tape), outer.index)
+        k = self.captured_entries.get(key, -1)
+        if k < 0:
+            k = self.push(OP_INPUT, 0, 0, outer._value)
+            self.captures[k] = outer
+            self.captured_entries[key] = k
+        return make_var(self, k, outer._value)
 
     cdef inline Var new_input(self, value_t v):
         return make_var(self, self.push(OP_INPUT, 0, 0, v), v)
@@ -650,11 +680,10 @@ cdef class Tape:
             if type(item) is Var:
                 v = <Var>item
                 if v.tape is not self:
-                    if v.tape is not None and v.tape.recording:
-                        raise NotImplementedError(
-                            f"{where}: f returned a Var of an enclosing transform: "
-                            f"nested differentiation is not supported yet")
-                    raise TapeError(
+                    if v.tape is not None and stack_position(v.tape) >= 0:
+                        v = self.capture(v)  # an output that is an outer Var
+                    else:
+                        raise TapeError(
                         f"{where}: f returned a Var that was not computed from the "
                         f"differentiated arguments of this call (a Var of another tape)")
                 idx[k] = v.index

@@ -88,7 +88,10 @@ def _leaf_result(columns: np.ndarray, out_shape: tuple[int, ...] | None,
     and the array's shape for an array (a 0-d array stays an array).
     """
     if out_shape is None:
-        return float(columns[0]) if leaf_shape is None else columns.reshape(leaf_shape)
+        if leaf_shape is None:
+            # Nested transforms give object arrays of Vars (and numbers).
+            return columns[0] if columns.dtype == object else float(columns[0])
+        return columns.reshape(leaf_shape)
     if leaf_shape is None:
         leaf_shape = ()
     block = columns.reshape(out_shape + leaf_shape)
@@ -139,11 +142,14 @@ def _rebuild_all(specs: list[Any], flat: np.ndarray,
     return results
 
 
-def _flatten_like(spec: Any, tangent: Any, where: str, out: list[float]) -> None:
+def _flatten_like(spec: Any, tangent: Any, where: str, out: list[Any]) -> None:
     """Append tangent's numbers to out in input order, checking that it has
     the structure and shapes the spec records."""
     kind = spec[0]
     if kind == _SCALAR:
+        if type(tangent) is Var:  # a tangent from an enclosing transform
+            out.append(tangent)
+            return
         if isinstance(tangent, (complex, np.complexfloating)):
             raise NotImplementedError(f"{where}: complex tangents are not supported yet (planned)")
         if not isinstance(tangent, (numbers.Real, np.floating, np.integer)) or isinstance(
@@ -155,6 +161,10 @@ def _flatten_like(spec: Any, tangent: Any, where: str, out: list[float]) -> None
         out.append(float(tangent))
     elif kind == _ARRAY:
         arr = np.asarray(tangent)
+        if arr.dtype == object and arr.shape == spec[1] and any(
+                type(item) is Var for item in arr.reshape(-1)):
+            out.extend(arr.reshape(-1).tolist())
+            return
         if arr.dtype.kind == "c":
             raise NotImplementedError(f"{where}: complex tangents are not supported yet (planned)")
         if arr.dtype.kind not in "biuf":
@@ -319,12 +329,29 @@ def _record(f: Callable[..., Any], positions: list[int], args: tuple[Any, ...],
     return tape, specs, n_inputs, out
 
 
+def _object_vector(items: list[Any]) -> np.ndarray:
+    """A 1-D object array of Vars and numbers (the flat result of a nested
+    transform)."""
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
 def _value_and_grad_call(f: Callable[..., Any], nums: tuple[int, ...], single: bool,
                          args: tuple[Any, ...], kwargs: dict[str, Any],
                          where: str) -> tuple[float, Any]:
     positions = _resolve_argnums(nums, len(args), where)
     tape, specs, n_inputs, out = _record(f, positions, args, kwargs, where)
     y = _scalar_output(out, tape, where)
+    indices, values = _core._output_entries(tape, [y], where)
+    if _core._is_nested(tape):
+        # Inside another transform: the value and gradient are Vars of the
+        # enclosing tape, so the outer transform differentiates them.
+        splice = _core._splice(tape)
+        value = _core._splice_outputs(splice, indices, values)[0]
+        flat = _object_vector(_core._splice_gradients(splice, indices, [1.0], n_inputs))
+        grads = _rebuild_all(specs, flat)
+        return value, (grads[0] if single else tuple(grads))
     grads = _rebuild_all(specs, _core._input_gradient(tape, y, n_inputs))
     value = y.value if isinstance(y, Var) else y
     return value, (grads[0] if single else tuple(grads))
@@ -449,6 +476,19 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
         raise TypeError("vjp: give at least one primal argument")
     tape, specs, n_inputs, out = _record(f, list(range(len(primals))), primals, {}, "vjp")
     shape, indices, values = _flatten_output(out, tape, "vjp")
+    if _core._is_nested(tape):
+        splice = _core._splice(tape)
+        outs = _object_vector(_core._splice_outputs(splice, indices, values))
+
+        def nested_vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+            ct = np.asarray(cotangent, dtype=object)
+            if ct.shape != shape:
+                raise ValueError(f"vjp: the cotangent has shape {ct.shape}, but f's output "
+                                 f"has shape {shape}")
+            flat = _core._splice_gradients(splice, indices, ct.reshape(-1).tolist(), n_inputs)
+            return tuple(_rebuild_all(specs, _object_vector(flat)))
+
+        return (outs[0] if shape == () else outs.reshape(shape)), nested_vjp_fn
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
         seeds = _as_cotangent(cotangent, shape)
@@ -527,7 +567,15 @@ def jacobian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         positions = _resolve_argnums(nums, len(args), "jacobian")
         tape, specs, n_inputs, out = _record(f, positions, args, kwargs, "jacobian")
-        shape, indices, _ = _flatten_output(out, tape, "jacobian")
+        shape, indices, values = _flatten_output(out, tape, "jacobian")
+        if _core._is_nested(tape):
+            splice = _core._splice(tape)
+            rows = np.empty((len(indices), n_inputs), dtype=object)
+            for k in range(len(indices)):
+                one_hot = [1.0 if j == k else 0.0 for j in range(len(indices))]
+                rows[k] = _core._splice_gradients(splice, indices, one_hot, n_inputs)
+            results = _rebuild_all(specs, rows, shape)
+            return results[0] if single else tuple(results)
         if mode == "forward" or (mode == "auto" and n_inputs <= len(indices)):
             rows = _core._input_tangents(tape, indices, np.eye(n_inputs), n_inputs)
         else:
@@ -623,9 +671,20 @@ def jvp(f: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Any, Any]:
         raise TypeError("jvp: give at least one primal argument")
     tape, specs, n_inputs, out = _record(f, list(range(len(primals))), primals, {}, "jvp")
     shape, indices, values = _flatten_output(out, tape, "jvp")
-    seeds: list[float] = []
+    seeds: list[Any] = []
     for k, (spec, tangent) in enumerate(zip(specs, tangents)):
         _flatten_like(spec, tangent, f"jvp: tangent {k}", seeds)
+    if _core._is_nested(tape) or any(type(s) is Var for s in seeds):
+        if not _core._is_nested(tape):
+            raise NotImplementedError(
+                "jvp: Var tangents for a function that does not use the enclosing "
+                "transform's Vars are not supported")
+        splice = _core._splice(tape)
+        outs = _object_vector(_core._splice_outputs(splice, indices, values))
+        tans = _object_vector(_core._splice_tangents(splice, indices, seeds, n_inputs))
+        if shape == ():
+            return outs[0], tans[0]
+        return outs.reshape(shape), tans.reshape(shape)
     columns = _core._input_tangents(tape, indices, np.asarray(seeds).reshape(n_inputs, 1),
                                     n_inputs)
     return _output_value(shape, values), _output_value(shape, columns[:, 0].copy())
@@ -696,6 +755,11 @@ def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
         positions = _resolve_argnums(nums, len(args), "hessian")
         tape, specs, n_inputs, out = _record(f, positions, args, kwargs, "hessian")
         y = _scalar_output(out, tape, "hessian")
+        _core._output_entries(tape, [y], "hessian")
+        if _core._is_nested(tape):
+            # Inside another transform: the Hessian as the Jacobian of the
+            # gradient, both nested, so the result is differentiable again.
+            return jacobian(grad(f, argnums), argnums, mode="reverse")(*args, **kwargs)
         _, H = _core._second_order(tape, y, n_inputs, np.eye(n_inputs))
         spec = specs[0]
 
@@ -740,7 +804,10 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
     _check_callable(f, "hvp")
     tape, specs, n_inputs, out = _record(f, [0], (x,), {}, "hvp")
     y = _scalar_output(out, tape, "hvp")
-    seeds: list[float] = []
+    _core._output_entries(tape, [y], "hvp")
+    if _core._is_nested(tape):
+        return jvp(grad(f), (x,), (v,))[1]
+    seeds: list[Any] = []
     _flatten_like(specs[0], v, "hvp: v", seeds)
     _, products = _core._second_order(tape, y, n_inputs,
                                       np.asarray(seeds, dtype=np.float64).reshape(n_inputs, 1))

@@ -370,7 +370,8 @@ cdef inline object record_binary(int vv_op, Var x, object other, bint reflected)
         # Both operands are Vars, so Python called x's left-hand method.
         y = <Var>other
         if y.tape is not tape or not recording_here(tape):
-            check_same_tape(x, y)
+            x, y = reconcile(x, y)
+            tape = x.tape
         v = binary_rule(vv_op, x._value, y._value, 0.0, VALUE)
         return make_var(tape, tape.push(<op_t>vv_op, x.index, y.index, v), v)
     if type(other) is float:
@@ -427,18 +428,22 @@ cdef object record_binary_other(int vv_op, Var x, object other, bint reflected):
     return NotImplemented
 
 
-cdef int check_same_tape(Var x, Var y) except -1:
-    """Raise the right error for an operation on Vars that can't be combined."""
+cdef tuple reconcile(Var x, Var y):
+    """x and y on one tape: the same Vars, or, when one belongs to a tape
+    enclosing the other's (nested differentiation), the outer one captured
+    onto the inner tape. Raises for finished, foreign or unrelated tapes."""
+    cdef Py_ssize_t px, py
     check_var_recording(x)
     check_var_recording(y)
-    if x.tape is not y.tape:
-        if is_active(x.tape) and is_active(y.tape):
-            raise NotImplementedError(
-                "nested differentiation is not supported yet: a Var of an "
-                "enclosing transform or tape was combined with a Var of an "
-                "inner one (as in grad(grad(f)) or a closure over an outer Var)")
+    if x.tape is y.tape:
+        return x, y
+    px = stack_position(x.tape)
+    py = stack_position(y.tape)
+    if px < 0 or py < 0:
         raise TapeError("an operation combined Vars of two unrelated tapes")
-    return 0
+    if px > py:
+        return x, x.tape.capture(y)
+    return y.tape.capture(x), y
 
 
 _COMPARISON_UFUNCS = {
@@ -516,11 +521,17 @@ cdef double int_guard_bound(object n, int how) except? -1.0:
 cdef int record_guard(Var x, object other, int how, value_t b, bint outcome) except -1:
     """Record the comparison as a branch guard if x's tape is recording here."""
     cdef Tape tape = x.tape
+    cdef Var y
     if not recording_here(tape):
         return 0  # a finished tape: the comparison is only a comparison
     if type(other) is Var:
-        if (<Var>other).tape is tape:
-            tape.push_guard(x.index, (<Var>other).index, how, False, outcome)
+        y = <Var>other
+        if y.tape is not tape:
+            if not recording_here(y.tape) or stack_position(y.tape) < 0:
+                return 0  # a Var of a finished tape is a constant here
+            x, y = reconcile(x, y)
+            tape = x.tape
+        tape.push_guard(x.index, y.index, how, False, outcome)
         return 0
     tape.push_guard(x.index, tape.push_const(b), how, True, outcome)
     return 0
