@@ -12,6 +12,10 @@ import threading
 # this re-traces, it is never wrong).
 MAX_RECORDINGS = 8
 
+# Rows x tape entries below which value_and_grad_batch(threads=None) stays on
+# one thread (starting a thread costs about as much as 10^5 entries of sweep).
+BATCH_THREAD_MIN_WORK = 200_000
+
 
 @cython.final
 cdef class Recording:
@@ -31,9 +35,12 @@ cdef class Recording:
         r.out_values = np.ascontiguousarray(values, dtype=np.float64)
         r.n_inputs = n_inputs
         r.last_output = <index_t>max(-1, max(r.out_indices)) if len(indices) else -1
-        if tape.n_entries < n_inputs or tape.recording:
+        if tape is None or tape.recording or not 0 <= n_inputs <= tape.n_entries:
             raise ValueError("fastad: a replayable recording needs a finished tape "
                              "whose first entries are the inputs")
+        if r.out_values.shape[0] != r.out_indices.shape[0] or any(
+                not -1 <= i < tape.n_entries for i in r.out_indices):
+            raise ValueError("fastad: corrupt recording (outputs out of range)")
         return r
 
     cdef count_t evaluate(self, const double* x, value_t* values) noexcept nogil:
@@ -205,9 +212,9 @@ cdef class Function:
         if self.in_shape is None:
             return float(flat[0])
         if type(x) is list:
-            return flat.tolist()
+            return flat.reshape(self.in_shape).tolist()
         if type(x) is tuple:
-            return tuple(flat.tolist())
+            return tuple(flat.reshape(self.in_shape).tolist())
         return flat.reshape(self.in_shape)
 
     cdef object shaped_like_output(self, cnp.ndarray flat):
@@ -216,6 +223,7 @@ cdef class Function:
         return flat.reshape(self.out_shape)
 
     cdef int check_scalar_output(self, str where) except -1:
+        self.check_made()
         if self.out_shape != ():
             raise TypeError(
                 f"{where}: the function's output has shape {self.out_shape}, not a "
@@ -451,7 +459,14 @@ cdef class Function:
                 f"(k,) + {row_shape}")
         k = points.shape[0]
         if threads is None:
-            threads = os.cpu_count() or 1
+            # The cores this process may use; small batches stay on one
+            # thread, where starting threads would cost more than it saves.
+            try:
+                threads = len(os.sched_getaffinity(0))
+            except (AttributeError, OSError):
+                threads = os.cpu_count() or 1
+            if k * (<Recording>self.recordings[0]).tape.n_entries < BATCH_THREAD_MIN_WORK:
+                threads = 1
         if (not isinstance(threads, (int, np.integer)) or isinstance(threads, bool)
                 or threads < 1):
             raise ValueError(f"Function.value_and_grad_batch: threads must be a "
@@ -486,9 +501,16 @@ cdef class Function:
     def _batch_chunk(self, Recording rec, cnp.ndarray X, count_t first, count_t stop,
                      cnp.ndarray values, cnp.ndarray grads, cnp.ndarray failed):
         """Rows first .. stop-1 of a batch, without the GIL (one thread's share)."""
-        if (rec is None or rec.tape is None or not 0 <= first <= stop <= X.shape[0]
-                or X.shape[1] != rec.n_inputs or values.shape[0] < stop
-                or grads.shape[0] < stop or failed.shape[0] < stop):
+        if (rec is None or rec.tape is None or not 0 <= first <= stop
+                or X.ndim != 2 or grads.ndim != 2 or values.ndim != 1 or failed.ndim != 1
+                or X.dtype != np.float64 or grads.dtype != np.float64
+                or values.dtype != np.float64 or failed.dtype != np.uint8
+                or not (X.flags.c_contiguous and grads.flags.c_contiguous
+                        and values.flags.c_contiguous and failed.flags.c_contiguous)
+                or stop > X.shape[0] or X.shape[1] != rec.n_inputs
+                or grads.shape[0] != X.shape[0] or grads.shape[1] != rec.n_inputs
+                or values.shape[0] < stop or failed.shape[0] < stop
+                or rec.out_indices.shape[0] != 1):
             raise ValueError("Function._batch_chunk: inconsistent arguments")
         self.batch_chunk(rec, X, first, stop, values, grads, failed)
 
@@ -588,6 +610,12 @@ cdef class Function:
 
     # ---- pickling -----------------------------------------------------------------
 
+    def __copy__(self):
+        return self  # read-only
+
+    def __deepcopy__(self, memo):
+        return self
+
     def __reduce__(self):
         # The tapes, not f: an unpickled Function replays but cannot re-trace.
         self.check_made()
@@ -596,9 +624,22 @@ cdef class Function:
 
 
 def _restore_function(Recording primary, recordings, retrace, in_shape, out_shape):
-    """Rebuild a pickled Function (without its Python function)."""
-    cdef Function F = Function.create(primary, None, retrace, in_shape, out_shape)
-    F.recordings = [r if r is not None else primary for r in recordings]
+    """Rebuild a pickled Function (without its Python function), checking that
+    the parts fit together so that no replay can read out of bounds."""
+    cdef Function F
+    if primary is None or primary.tape is None:
+        raise ValueError("fastad: corrupt Function pickle (no recording)")
+    F = Function.create(primary, None, bool(retrace), in_shape, out_shape)
+    expected_in = 1 if in_shape is None else int(np.prod(in_shape, dtype=np.int64))
+    if (expected_in != F.n_in or int(np.prod(F.out_shape, dtype=np.int64)) != F.n_out
+            or not isinstance(recordings, list) or not recordings):
+        raise ValueError("fastad: corrupt Function pickle (shapes)")
+    for r in recordings:
+        if (not isinstance(r, Recording) or (<Recording>r).tape is None
+                or (<Recording>r).n_inputs != F.n_in
+                or (<Recording>r).out_indices.shape[0] != F.n_out):
+            raise ValueError("fastad: corrupt Function pickle (recordings)")
+    F.recordings = list(recordings)
     return F
 
 

@@ -48,7 +48,8 @@ def trace(f: Callable[..., Any], x0: Any, *args: Any, retrace: bool = True) -> F
         The point to record at. Calls of the Function take inputs of the
         same shape. A list is passed to f as a list of Vars.
     *args
-        Further arguments, held as constants of the recording.
+        Further arguments, held as constants of the recording. They are kept
+        by reference for re-tracing: do not modify them afterwards.
     retrace : bool, optional
         What to do at an input where a comparison made while tracing
         (``x > 0``, ``max``, ...) comes out differently: re-trace f there

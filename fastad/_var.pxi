@@ -519,19 +519,26 @@ cdef double int_guard_bound(object n, int how) except? -1.0:
 
 
 cdef int record_guard(Var x, object other, int how, value_t b, bint outcome) except -1:
-    """Record the comparison as a branch guard if x's tape is recording here."""
+    """Record the comparison as a branch guard on the recording tape involved.
+
+    A comparison that involves a recording tape but cannot be guarded there
+    (a Var of a finished or unrelated tape, or another thread) raises
+    TapeError, as arithmetic does: a replay must never take a branch
+    unchecked.
+    """
     cdef Tape tape = x.tape
     cdef Var y
-    if not recording_here(tape):
-        return 0  # a finished tape: the comparison is only a comparison
     if type(other) is Var:
         y = <Var>other
-        if y.tape is not tape:
-            if not recording_here(y.tape) or stack_position(y.tape) < 0:
-                return 0  # a Var of a finished tape is a constant here
-            x, y = reconcile(x, y)
-            tape = x.tape
-        tape.push_guard(x.index, y.index, how, False, outcome)
+        if not ((tape is not None and tape.recording)
+                or (y.tape is not None and y.tape.recording)):
+            return 0  # Vars of finished tapes: only a comparison of numbers
+        x, y = reconcile(x, y)
+        x.tape.push_guard(x.index, y.index, how, False, outcome)
         return 0
+    if tape is None or not tape.recording:
+        return 0  # a finished tape: the comparison is only a comparison
+    if not recording_here(tape):
+        tape.check_recording()  # raises: another thread
     tape.push_guard(x.index, tape.push_const(b), how, True, outcome)
     return 0

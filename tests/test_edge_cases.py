@@ -185,3 +185,63 @@ def test_batch_threads_must_be_a_positive_int():
     for bad in (0, -1, 1.5, True, "2"):
         with pytest.raises(ValueError, match="threads"):
             F.value_and_grad_batch(np.ones(3), threads=bad)
+
+
+def test_comparison_with_a_var_of_a_finished_tape_raises_instead_of_losing_a_guard():
+    with fastad.Tape() as t:
+        c = t.var(1.0)
+    with pytest.raises(fastad.TapeError):
+        fastad.trace(lambda x: x * 2 if x > c else x * 3, 2.0)
+    with pytest.raises(fastad.TapeError):
+        fastad.trace(lambda x: x * 2 if c < x else x * 3, 2.0)
+    assert (c > 0.5) is True  # Vars of finished tapes still compare as numbers
+
+
+def test_comparison_in_another_thread_raises():
+    import concurrent.futures
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        def f(x):
+            return x * 2.0 if pool.submit(lambda: x > 0).result() else x * 3.0
+        with pytest.raises(fastad.TapeError, match="another thread"):
+            fastad.trace(f, 1.0)
+
+
+def test_nested_list_input_gets_a_nested_list_gradient():
+    G = fastad.trace(lambda x: np.sum(x[0] * x[1]), np.ones((2, 3)))
+    assert G.grad([[1, 2, 3], [4, 5, 6]]) == [[4.0, 5.0, 6.0], [1.0, 2.0, 3.0]]
+
+
+def test_copies_of_a_function_keep_re_tracing():
+    import copy
+    F = fastad.trace(lambda x: x * x if x > 0 else -x, 1.0)
+    for G in (copy.copy(F), copy.deepcopy(F)):
+        assert G(-2.0) == 2.0
+
+
+def test_crafted_function_pickles_are_refused():
+    import pickle
+    F = fastad.trace(lambda x: np.sum(x * x), np.ones(3))
+    restore, (primary, recordings, retrace, in_shape, out_shape) = F.__reduce__()
+    with pytest.raises(ValueError, match="corrupt"):
+        restore(primary, recordings, retrace, (5,), out_shape)
+    with pytest.raises(ValueError, match="corrupt"):
+        restore(primary, [object()], retrace, in_shape, out_shape)
+    with pytest.raises(ValueError, match="corrupt"):
+        restore(primary, [], retrace, in_shape, out_shape)
+    rebuild, (state, indices, values, n_inputs) = primary.__reduce__()
+    with pytest.raises(ValueError, match="corrupt|finished"):
+        rebuild(state, np.array([10 ** 6]), values, n_inputs)
+    with pytest.raises(ValueError, match="corrupt|finished"):
+        rebuild(state, indices, values, -1)
+    assert pickle.loads(pickle.dumps(F))(np.ones(3)) == 3.0
+
+
+def test_batch_chunk_refuses_bad_buffers():
+    F = fastad.trace(lambda x: np.sum(x * x), np.ones(100))
+    rec = F.__reduce__()[1][0]
+    with pytest.raises(ValueError):
+        F._batch_chunk(rec, np.ones((4, 100)), 0, 4, np.empty(4), np.zeros((4, 1)),
+                       np.zeros(4, np.uint8))
+    with pytest.raises(ValueError):
+        F._batch_chunk(rec, np.ones((4, 100), dtype=np.float32), 0, 4, np.empty(4),
+                       np.zeros((4, 100)), np.zeros(4, np.uint8))
