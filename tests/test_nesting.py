@@ -1,0 +1,87 @@
+"""Transforms inside transforms: exact to any depth, with no perturbation
+confusion (derivatives of different levels never mix)."""
+
+import math
+
+import numpy as np
+import pytest
+
+import fastad
+from fastad import grad, hessian, jacobian, jvp, value_and_grad, vjp
+
+
+def test_perturbation_confusion():
+    # The classic: d/dx [x * d/dy (x + y)] = d/dx [x * 1] = 1, not 2.
+    assert grad(lambda x: x * grad(lambda y: x + y)(1.0))(5.0) == 1.0
+    # d/dx [x * d/dy (x * y)] = d/dx [x * x] = 2x
+    assert grad(lambda x: x * grad(lambda y: x * y)(3.0))(5.0) == 10.0
+    assert grad(lambda x: x * grad(lambda y: y ** 2)(x))(3.0) == 12.0  # d/dx 2x^2
+
+
+@pytest.mark.parametrize("f, derivatives", [
+    (fastad.sin, lambda t: [math.cos(t), -math.sin(t), -math.cos(t), math.sin(t)]),
+    (fastad.exp, lambda t: [math.exp(t)] * 4),
+    (lambda x: fastad.exp(x) * fastad.sin(x), lambda t: [
+        math.exp(t) * (math.sin(t) + math.cos(t)), 2 * math.exp(t) * math.cos(t),
+        2 * math.exp(t) * (math.cos(t) - math.sin(t)), -4 * math.exp(t) * math.sin(t)]),
+])
+def test_fourth_order_by_nesting_grad(f, derivatives):
+    t = 0.7
+    d = f
+    for order in range(4):
+        d = grad(d)
+        assert d(t) == pytest.approx(derivatives(t)[order], rel=1e-13)
+
+
+def test_mixed_nestings_agree_with_closed_forms():
+    x = np.array([0.5, -1.2, 2.0])
+    f = lambda v: fastad.sin(v[0]) * v[1] ** 2 + fastad.exp(v[2] * v[0])  # noqa: E731
+    H = hessian(f)(x)
+    np.testing.assert_allclose(fastad.value(jacobian(grad(f))(x)), H, rtol=1e-13)
+    # the Hessian differentiated once more: d/dx0 of H[0, 0] = d3f/dx0^3
+    third = grad(lambda v: hessian(f)(v)[0, 0])(x)
+    a, b, c = x
+    np.testing.assert_allclose(third[0], -math.cos(a) * b ** 2 + c ** 3 * math.exp(c * a),
+                               rtol=1e-12)
+    _, tangent = jvp(grad(f), (x,), (np.array([1.0, 0.0, 0.0]),))
+    np.testing.assert_allclose(fastad.value(tangent), H[0], rtol=1e-13)
+    out, fn = vjp(grad(f), x)
+    np.testing.assert_allclose(fastad.value(fn(np.array([0.0, 1.0, 0.0]))[0]), H[1], rtol=1e-13)
+
+
+def test_nested_with_arrays_and_closures():
+    W = np.array([[1.0, 2.0], [0.5, -1.0]])
+
+    def energy(x, theta):
+        return np.sum(fastad.tanh(W @ x) * theta)
+
+    x = np.array([0.3, -0.4])
+    # d/dtheta of |d energy / dx|^2: a gradient of a gradient through a closure
+    def sq_norm_of_grad(theta):
+        g = grad(energy)(x, theta)
+        return np.sum(g * g)
+
+    got = grad(sq_norm_of_grad)(np.array([1.0, 2.0]))
+    h = 1e-6
+    fd = [(fastad.value(sq_norm_of_grad(np.array([1.0 + h, 2.0]))) -
+           fastad.value(sq_norm_of_grad(np.array([1.0 - h, 2.0])))) / (2 * h),
+          (fastad.value(sq_norm_of_grad(np.array([1.0, 2.0 + h]))) -
+           fastad.value(sq_norm_of_grad(np.array([1.0, 2.0 - h])))) / (2 * h)]
+    np.testing.assert_allclose(got, fd, rtol=1e-6)
+
+
+def test_value_and_grad_inside_grad_gives_vars():
+    def f(x):
+        value, g = value_and_grad(lambda y: y ** 3 * x)(2.0)
+        assert isinstance(value, fastad.Var) and isinstance(g, fastad.Var)
+        return value + g  # 8x + 12x
+
+    assert grad(f)(1.5) == 20.0
+
+
+def test_branches_inside_nested_transforms_are_guarded():
+    inner = lambda y: y * y if y > 0 else -y  # noqa: E731
+    F = fastad.trace(lambda x: grad(inner)(x) * x, 1.0)
+    assert F(2.0) == 8.0       # 2x * x
+    assert F(-2.0) == 2.0      # -1 * x
+    assert F.grad(3.0) == 12.0
