@@ -38,14 +38,22 @@ Recording
     goes to a slow path.
 
 Per-thread tape stack
-    Each thread has a stack of recording tapes (``threading.local``). A
-    tape records in the thread that opened it; a Var of a finished tape,
-    of another thread's tape or of an unrelated tape raises ``TapeError``.
-    A transform inside a transform (nesting) sees two recording tapes of
-    the same thread: until nested differentiation is built that raises
-    ``NotImplementedError``. The intended design: record the inner
-    function on its own tape, write its adjoint computation out as
-    ordinary entries and splice them onto the outer tape.
+    Each thread has a stack of recording tapes (``threading.local``, weak
+    references). A tape records in the thread that opened it; a Var of a
+    finished tape, of another thread's tape or of an unrelated tape
+    raises ``TapeError``.
+
+Nesting (_emit.pxi)
+    A transform inside a transform records on its own tape; a Var of an
+    enclosing tape that meets an inner Var is captured as an inner entry
+    (an input held fixed there, so derivatives of the two levels never
+    mix). The finished inner tape is then spliced onto the enclosing tape
+    (every inner entry becomes an outer entry, captured entries become the
+    outer Vars) and the inner derivative is emitted there as ordinary
+    entries, so the result is differentiable again, to any depth. The same
+    emission, onto a copy of a recording, gives ``Function.grad_function``.
+    The emitted form of each derivative rule sits in _emit.pxi; tests
+    check it against the numeric rule for every opcode.
 
 NumPy dispatch
     ``Var`` sets ``__array_priority__`` and no ``__array_ufunc__``, so a
@@ -82,6 +90,14 @@ Replay (_replay.pxi)
     adjoint buffers from a small pool, so any number of threads can call
     one Function, and ``value_and_grad_batch`` splits rows over plain
     Python threads whose sweeps run without the GIL (no OpenMP needed).
+
+Forward and second order (_sweep.pxi)
+    The tangent sweep carries up to 32 directions (lanes) per pass over
+    the tape, computing each entry's partials once. Hessian-vector
+    products differentiate the reverse sweep along those lanes
+    (forward-over-reverse), with a second-derivative rule per operation
+    (``unary_second``, ``binary_second`` in _ops.pxi): one tangent and one
+    reverse pass, no second recording.
 
 Branch guards
     Every comparison of a Var while recording (``x > 0``, ``if x:``,
