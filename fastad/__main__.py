@@ -12,7 +12,6 @@ check fails.
 import argparse
 import gc
 import importlib.machinery
-import math
 import random
 import statistics
 import sys

@@ -50,3 +50,22 @@ def _quiet_numpy_float_warnings():
     """IEEE results (inf, nan) are expected in many tests: keep NumPy quiet."""
     with np.errstate(all="ignore"):
         yield
+
+
+class Counted:
+    """f with a count of its calls (to see when a Function re-traces)."""
+
+    def __init__(self, f):
+        self.f = f
+        self.calls = 0
+
+    def __call__(self, *args):
+        self.calls += 1
+        return self.f(*args)
+
+
+def same_bits(a, b):
+    """Arrays (or numbers) equal bit for bit, shapes included."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return a.shape == b.shape and all(same_float(p, q) for p, q in zip(a.reshape(-1), b.reshape(-1)))

@@ -12,23 +12,7 @@ import pytest
 
 import fastad
 
-from conftest import assert_close, same_float
-
-
-class Counted:
-    def __init__(self, f):
-        self.f = f
-        self.calls = 0
-
-    def __call__(self, *args):
-        self.calls += 1
-        return self.f(*args)
-
-
-def same_bits(a, b):
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return a.shape == b.shape and all(same_float(p, q) for p, q in zip(a.reshape(-1), b.reshape(-1)))
+from conftest import Counted, assert_close, same_bits
 
 
 def f_scalar(x):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import fastad
 
-from conftest import same_float
+from conftest import Counted, same_bits
 
 N_VARS = 3
 
@@ -137,22 +137,6 @@ _branch = st.one_of(st.none(), st.tuples(st.integers(0, 50),
 programs = st.tuples(st.lists(_node, min_size=1, max_size=12), _branch)
 _coordinate = st.floats(-3.0, 3.0, allow_nan=False, allow_infinity=False)
 points = st.lists(_coordinate, min_size=N_VARS, max_size=N_VARS).map(np.array)
-
-
-def same_bits(a, b):
-    a = np.asarray(a, dtype=np.float64)
-    b = np.asarray(b, dtype=np.float64)
-    return a.shape == b.shape and all(same_float(p, q) for p, q in zip(a.reshape(-1), b.reshape(-1)))
-
-
-class Counted:
-    def __init__(self, f):
-        self.f = f
-        self.calls = 0
-
-    def __call__(self, *args):
-        self.calls += 1
-        return self.f(*args)
 
 
 # ---- properties ------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ import pytest
 
 import fastad
 
-from conftest import assert_close, central_diff, central_diff_grad, same_float
+from conftest import Counted, assert_close, central_diff, central_diff_grad, same_float
 
 
 # ---- helpers -------------------------------------------------------------------------------
@@ -35,18 +35,6 @@ def same_bits(a, b):
 
 def assert_same(a, b):
     assert same_bits(a, b), (a, b)
-
-
-class Counted:
-    """f with a count of its calls."""
-
-    def __init__(self, f):
-        self.f = f
-        self.calls = 0
-
-    def __call__(self, *args):
-        self.calls += 1
-        return self.f(*args)
 
 
 RNG_SEED = 20240604
