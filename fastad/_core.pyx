@@ -187,7 +187,8 @@ def _output_entries(Tape tape, items, str where):
 
 
 def _begin(Tape tape):
-    """Start recording on tape in this thread."""
+    """Start recording on tape in this thread, for a transform."""
+    tape.made_by_transform = True
     tape.__enter__()
 
 

@@ -176,7 +176,11 @@ cdef Term emit_binary_partial(Tape tape, int op, Term a, Term b, Term y, int par
         return emit_div(tape, one(), b) if part == WRT_A else emit_neg(tape, emit_div(tape, y, b))
     elif op == OP_POW_VV:
         if part == WRT_A:
-            if emit_guard(tape, b, Py_EQ, number(0.0)):
+            # The numeric rule pins b * a**(b-1) to 0 at b == 0 only to avoid
+            # 0 * inf at a == 0; elsewhere the formula (and its derivative
+            # in b, a**-1) stands.
+            if (emit_guard(tape, b, Py_EQ, number(0.0))
+                    and emit_guard(tape, a, Py_EQ, number(0.0))):
                 return number(0.0)
             return emit_mul(tape, b, emit_binary(tape, OP_POW_VV, a, emit_sub(tape, b, one())))
         if emit_guard(tape, a, Py_EQ, number(0.0)):
@@ -197,9 +201,12 @@ cdef Term emit_binary_partial(Tape tape, int op, Term a, Term b, Term y, int par
             return number(0.0 if part == WRT_A else 1.0)
         return number(1.0 if part == WRT_A else 0.0)
     elif op == OP_LOGADDEXP_VV:
-        if emit_guard(tape, a, Py_EQ, b):
+        # The softmax weight sigmoid(a - b): 1/2 on ties, with the right
+        # second derivative there. Equal infinities (a - b = nan) are pinned.
+        if (libm.isinf(term_value(tape, a)) and emit_guard(tape, a, Py_EQ, b)):
             return number(0.5)
-        return emit_unary(tape, OP_EXP, emit_sub(tape, a if part == WRT_A else b, y))
+        return emit_unary(tape, OP_SIGMOID, emit_sub(tape, a, b) if part == WRT_A
+                          else emit_sub(tape, b, a))
     elif op == OP_FLOORDIV_VV:
         return number(0.0)
     elif op == OP_MOD_VV:
@@ -328,15 +335,26 @@ cdef Recording gradient_recording(Recording rec):
 # for) and the derivative is emitted there. Derivatives of the two levels
 # never mix: the inner inputs are the only seeds of the inner derivative.
 
-cdef Tape enclosing_tape(Tape inner):
-    """The tape the nested result belongs on: the innermost recording tape
-    of this thread (the inner tape has finished)."""
-    cdef list stack = active_tapes()
-    for k in range(len(stack) - 1, -1, -1):
-        tape = stack[k]()
-        if tape is not None and tape is not inner:
-            return <Tape>tape
-    raise TapeError("a nested transform found no enclosing recording tape")
+cdef Tape enclosing_tape(Tape inner, object extra):
+    """The tape a nested result belongs on: of the recording tapes whose Vars
+    the inner recording used (captured) or is seeded with (extra), the
+    innermost one. Tapes opened in between (a Tape block inside a
+    transform) are not it: their Vars never met the inner function."""
+    cdef Tape best = None
+    cdef Py_ssize_t best_position = -1, position
+    cdef Var v
+    owners = list((inner.captures or {}).values()) + [x for x in extra if type(x) is Var]
+    for owner in owners:
+        v = <Var>owner
+        if v.tape is None:
+            continue
+        position = stack_position(v.tape)
+        if position > best_position:
+            best, best_position = v.tape, position
+    if best is None:
+        raise TapeError("a nested transform found no enclosing recording tape "
+                        "(its Vars belong to tapes that have finished recording)")
+    return best
 
 
 cdef object term_object(Tape target, Term t):
@@ -372,9 +390,9 @@ cdef class Splice:
         free(self.where)
 
     @staticmethod
-    cdef Splice create(Tape inner):
+    cdef Splice create(Tape inner, object extra=()):
         cdef Splice sp = Splice.__new__(Splice)
-        cdef Tape target = enclosing_tape(inner)
+        cdef Tape target = enclosing_tape(inner, extra)
         cdef count_t n = inner.n_entries, i, k
         cdef int op, base, kind
         cdef index_t a, b
@@ -437,6 +455,8 @@ cdef class Splice:
         cdef index_t a, b
         cdef Tape source = self.inner, target = self.target
         cdef list result = []
+        cdef Term seed_term
+        target.check_recording()  # a nested result is only made while its tape records
         adj = <Term*>malloc(max(n, 1) * sizeof(Term))
         if adj == NULL:
             raise MemoryError("fastad: could not allocate the emitted adjoints")
@@ -447,7 +467,10 @@ cdef class Splice:
             for o, seed in zip(outputs, seeds):
                 if o < 0:
                     continue
-                adj[o] = accumulate(target, adj[o], object_term(target, seed))
+                seed_term = object_term(target, seed)
+                if is_constant(seed_term, 0.0):
+                    continue  # a structural zero: seeding it would only add 0 * inf = nan
+                adj[o] = accumulate(target, adj[o], seed_term)
                 last = max(last, o)
             for i in range(last, n_inputs - 1, -1):
                 if adj[i].entry == NO_TERM:
@@ -487,6 +510,7 @@ cdef class Splice:
         cdef int op, base, kind
         cdef index_t a, b
         cdef Tape source = self.inner, target = self.target
+        target.check_recording()
         tan = <Term*>malloc(max(n, 1) * sizeof(Term))
         if tan == NULL:
             raise MemoryError("fastad: could not allocate the emitted tangents")
@@ -497,6 +521,8 @@ cdef class Splice:
             for k, seed in enumerate(seeds):
                 if k < n:
                     tan[k] = object_term(target, seed)
+                    if is_constant(tan[k], 0.0):
+                        tan[k].entry = NO_TERM  # a structural zero
             for i in range(n_inputs, n):
                 op = source.arr.ops[i]
                 if op == OP_INPUT:
@@ -547,9 +573,10 @@ def _nested_input(Tape tape, Var outer):
     return v
 
 
-def _splice(Tape inner):
-    """Write a finished nested recording onto its enclosing tape."""
-    return Splice.create(inner)
+def _splice(Tape inner, extra=()):
+    """Write a finished nested recording onto its enclosing tape (the one
+    owning its captured Vars, or the Vars in extra)."""
+    return Splice.create(inner, extra)
 
 
 def _splice_outputs(Splice sp, outputs, values):

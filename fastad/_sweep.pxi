@@ -42,8 +42,13 @@ cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
     cdef value_t g
     cdef int op, base
     for i in range(last, -1, -1):
-        op = ops[i]
         g = adj[i]
+        if g == 0.0:
+            # Nothing flows back from here (an entry the output does not
+            # use, or a zero seed): skipping it keeps an infinite partial
+            # (sqrt at 0) from turning its operands' adjoints into 0 * inf.
+            continue
+        op = ops[i]
         a = arg0[i]
         b = arg1[i]
         # The most frequent operations get their own case so each compiles
@@ -241,8 +246,11 @@ cdef void tangent_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
         elif op < FIRST_BINARY:
             pa = unary_rule(op, v[a], v[i], True)
             ra = tan + a * k
+            # A zero tangent stays zero (as a symbolic zero would): no
+            # inf * 0 from an infinite partial in a direction that does not
+            # move this operand.
             for j in range(k):
-                row[j] = pa * ra[j]
+                row[j] = pa * ra[j] if ra[j] != 0.0 else 0.0
         else:
             base = binary_base(op)
             kind = op - base
@@ -252,17 +260,18 @@ cdef void tangent_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
                 ra = tan + a * k
                 rb = tan + b * k
                 for j in range(k):
-                    row[j] = pa * ra[j] + pb * rb[j]
+                    row[j] = ((pa * ra[j] if ra[j] != 0.0 else 0.0)
+                              + (pb * rb[j] if rb[j] != 0.0 else 0.0))
             elif kind == KIND_VC:
                 pa = binary_rule(base, v[a], c[b], v[i], WRT_A)
                 ra = tan + a * k
                 for j in range(k):
-                    row[j] = pa * ra[j]
+                    row[j] = pa * ra[j] if ra[j] != 0.0 else 0.0
             else:
                 pb = binary_rule(base, c[a], v[b], v[i], WRT_B)
                 rb = tan + b * k
                 for j in range(k):
-                    row[j] = pb * rb[j]
+                    row[j] = pb * rb[j] if rb[j] != 0.0 else 0.0
 
 
 cdef void forward_jacobian(const TapeArrays* t, const value_t* v, count_t n_entries,
@@ -287,6 +296,11 @@ cdef void forward_jacobian(const TapeArrays* t, const value_t* v, count_t n_entr
                 for j in range(width):
                     result[k * n_seeds + first + j] = work[outputs[k] * width + j]
         first += width
+
+
+cdef inline value_t times(value_t coefficient, value_t x) noexcept nogil:
+    # coefficient * x where an exact zero on either side is a structural zero.
+    return coefficient * x if coefficient != 0.0 and x != 0.0 else 0.0
 
 
 cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
@@ -323,12 +337,12 @@ cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_in
         dg = dadj + i * k
         if op < FIRST_BINARY:
             pa = unary_rule(op, v[a], v[i], True)
-            paa = g * unary_second(op, v[a], v[i])
-            adj[a] += g * pa
+            paa = times(g, unary_second(op, v[a], v[i]))
+            adj[a] += times(g, pa)
             ta = tan + a * k
             da = dadj + a * k
             for j in range(k):
-                da[j] += dg[j] * pa + paa * ta[j]
+                da[j] += times(dg[j], pa) + times(paa, ta[j])
             continue
         base = binary_base(op)
         kind = op - base
@@ -336,14 +350,14 @@ cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_in
         vb = c[b] if kind == KIND_VC else v[b]
         if kind != KIND_CV:
             pa = binary_rule(base, va, vb, v[i], WRT_A)
-            paa = g * binary_second(base, va, vb, v[i], WRT_AA)
+            paa = times(g, binary_second(base, va, vb, v[i], WRT_AA))
         if kind != KIND_VC:
             pb = binary_rule(base, va, vb, v[i], WRT_B)
-            pbb = g * binary_second(base, va, vb, v[i], WRT_BB)
+            pbb = times(g, binary_second(base, va, vb, v[i], WRT_BB))
         if kind == KIND_VV:
-            pab = g * binary_second(base, va, vb, v[i], WRT_AB)
-            adj[a] += g * pa
-            adj[b] += g * pb
+            pab = times(g, binary_second(base, va, vb, v[i], WRT_AB))
+            adj[a] += times(g, pa)
+            adj[b] += times(g, pb)
             ta = tan + a * k
             tb = tan + b * k
             da = dadj + a * k
@@ -351,18 +365,18 @@ cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_in
             for j in range(k):
                 # a and b may be the same entry (x * x): read the tangents,
                 # which are not written here, and add to each in turn.
-                da[j] += dg[j] * pa + paa * ta[j] + pab * tb[j]
+                da[j] += times(dg[j], pa) + times(paa, ta[j]) + times(pab, tb[j])
             for j in range(k):
-                db[j] += dg[j] * pb + pab * ta[j] + pbb * tb[j]
+                db[j] += times(dg[j], pb) + times(pab, ta[j]) + times(pbb, tb[j])
         elif kind == KIND_VC:
-            adj[a] += g * pa
+            adj[a] += times(g, pa)
             ta = tan + a * k
             da = dadj + a * k
             for j in range(k):
-                da[j] += dg[j] * pa + paa * ta[j]
+                da[j] += times(dg[j], pa) + times(paa, ta[j])
         else:
-            adj[b] += g * pb
+            adj[b] += times(g, pb)
             tb = tan + b * k
             db = dadj + b * k
             for j in range(k):
-                db[j] += dg[j] * pb + pbb * tb[j]
+                db[j] += times(dg[j], pb) + times(pbb, tb[j])

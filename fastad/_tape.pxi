@@ -323,6 +323,8 @@ cdef class Tape:
     # function used): entry index -> outer Var, and the reverse look-up.
     cdef dict captures
     cdef dict captured_entries
+    # Made by a transform (grad, trace, ...) rather than by a user's block.
+    cdef bint made_by_transform
 
     def __cinit__(self):
         self.max_entries = INT32_MAX
@@ -508,6 +510,11 @@ cdef class Tape:
                 "this tape is recording in another thread: only the thread that "
                 "entered it can close it")
         self.close()
+        if self.captures:
+            # A block inside a transform that used the transform's Vars:
+            # its operations (and the branch guards among them) go onto the
+            # enclosing tape too, so a trace sees them.
+            Splice.create(self)
         return False
 
     cdef void close(self) noexcept:
@@ -717,6 +724,15 @@ cdef class Tape:
         cdef value_t* adj = NULL
         cdef count_t n_adj = 0
         self.check_thread()
+        if self.captures and any((<Var>v).tape.made_by_transform and (<Var>v).tape.recording
+                                 for v in self.captures.values()):
+            # Vars of an enclosing Tape block are held fixed (partial
+            # derivatives, as asked); those of an enclosing transform must
+            # not be, or the transform's derivative would silently lose them.
+            raise NotImplementedError(
+                "Tape.gradient of a block that used Vars of an enclosing transform "
+                "would drop their derivatives; call fastad.grad (or another "
+                "transform) inside the enclosing transform instead")
         if isinstance(y, np.ndarray) and y.shape == ():
             y = y[()]
         if type(y) is Var:

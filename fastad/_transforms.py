@@ -324,9 +324,30 @@ def _record(f: Callable[..., Any], positions: list[int], args: tuple[Any, ...],
             specs.append(spec)
             n_inputs += n
         out = f(*call_args, **kwargs)
-    finally:
+    except BaseException:
         _core._end(tape)
+        if _core._is_nested(tape):
+            # f may catch this: the branch it took inside, decided by
+            # comparisons on the enclosing Vars, must reach the enclosing
+            # tape as guards.
+            try:
+                _core._splice(tape)
+            except Exception:
+                pass  # the enclosing tape is gone too: nothing to guard
+        raise
+    _core._end(tape)
     return tape, specs, n_inputs, out
+
+
+def _holds_var(x: Any) -> bool:
+    """Whether x is a Var or an array/list holding one."""
+    if type(x) is Var:
+        return True
+    if isinstance(x, np.ndarray):
+        return x.dtype == object and any(type(item) is Var for item in x.reshape(-1))
+    if isinstance(x, (list, tuple)):
+        return any(_holds_var(item) for item in x)
+    return False
 
 
 def _object_vector(items: list[Any]) -> np.ndarray:
@@ -491,6 +512,16 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
         return (outs[0] if shape == () else outs.reshape(shape)), nested_vjp_fn
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
+        ct = np.asarray(cotangent, dtype=object) if _holds_var(cotangent) else None
+        if ct is not None:
+            # A cotangent from an enclosing transform: emit the product there.
+            if ct.shape != shape:
+                raise ValueError(f"vjp: the cotangent has shape {ct.shape}, but f's output "
+                                 f"has shape {shape}")
+            flat_ct = ct.reshape(-1).tolist()
+            splice = _core._splice(tape, flat_ct)
+            flat = _core._splice_gradients(splice, indices, flat_ct, n_inputs)
+            return tuple(_rebuild_all(specs, _object_vector(flat)))
         seeds = _as_cotangent(cotangent, shape)
         return tuple(_rebuild_all(specs, _core._input_vjp(tape, indices, seeds, n_inputs)))
 
@@ -675,11 +706,9 @@ def jvp(f: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Any, Any]:
     for k, (spec, tangent) in enumerate(zip(specs, tangents)):
         _flatten_like(spec, tangent, f"jvp: tangent {k}", seeds)
     if _core._is_nested(tape) or any(type(s) is Var for s in seeds):
-        if not _core._is_nested(tape):
-            raise NotImplementedError(
-                "jvp: Var tangents for a function that does not use the enclosing "
-                "transform's Vars are not supported")
-        splice = _core._splice(tape)
+        # Inside another transform (or with its Vars as tangents): the
+        # result is emitted onto the enclosing tape.
+        splice = _core._splice(tape, seeds)
         outs = _object_vector(_core._splice_outputs(splice, indices, values))
         tans = _object_vector(_core._splice_tangents(splice, indices, seeds, n_inputs))
         if shape == ():
@@ -805,10 +834,10 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
     tape, specs, n_inputs, out = _record(f, [0], (x,), {}, "hvp")
     y = _scalar_output(out, tape, "hvp")
     _core._output_entries(tape, [y], "hvp")
-    if _core._is_nested(tape):
-        return jvp(grad(f), (x,), (v,))[1]
     seeds: list[Any] = []
     _flatten_like(specs[0], v, "hvp: v", seeds)
+    if _core._is_nested(tape) or any(type(s) is Var for s in seeds):
+        return jvp(grad(f), (x,), (v,))[1]
     _, products = _core._second_order(tape, y, n_inputs,
                                       np.asarray(seeds, dtype=np.float64).reshape(n_inputs, 1))
     return _rebuild(specs[0], products[:, 0].copy(), 0)[0]

@@ -85,3 +85,77 @@ def test_branches_inside_nested_transforms_are_guarded():
     assert F(2.0) == 8.0       # 2x * x
     assert F(-2.0) == 2.0      # -1 * x
     assert F.grad(3.0) == 12.0
+
+
+# ---- regressions found in review ---------------------------------------------------------
+
+def test_nested_vjp_fn_after_its_tape_finished_raises():
+    keep = []
+
+    def f(x):
+        out, vjp_fn = vjp(lambda y: fastad.sin(y) * x, x)
+        keep.append(vjp_fn)
+        return out
+
+    F = fastad.trace(f, 0.5)
+    n_ops = F.n_ops
+    with pytest.raises(fastad.TapeError):
+        keep[0](1.0)
+    assert F.n_ops == n_ops  # the Function's tape is untouched
+
+
+def test_guards_of_an_inner_transform_that_raised_reach_the_trace():
+    def g(y):
+        if y > 0:
+            return y * y
+        raise ValueError
+
+    def f(x):
+        try:
+            return grad(g)(x)
+        except ValueError:
+            return -x
+
+    F = fastad.trace(f, -1.0)
+    assert F(2.0) == 4.0 and F(-3.0) == 3.0
+
+
+def test_emitted_rules_keep_second_order_information_at_convention_points():
+    assert grad(grad(lambda x: fastad.logaddexp(x, 0.0)))(0.0) == pytest.approx(0.25)
+    assert grad(lambda y: grad(lambda a: a ** y)(2.0))(0.0) == pytest.approx(0.5)
+    J = fastad.value(jacobian(grad(lambda v: v[0] ** v[1]))(np.array([2.0, 0.0])))
+    np.testing.assert_allclose(J, J.T, rtol=1e-14)
+
+
+def test_zero_seeds_and_structural_zeros_do_not_make_nan():
+    got = grad(lambda s: jacobian(lambda x: [fastad.sqrt(x[0]), x[1]])(np.array([0.0, s]))[1, 0])(1.0)
+    assert got == 0.0
+    H = fastad.hessian(lambda x: fastad.sqrt(x[0]) + x[1] ** 2)(np.array([0.0, 1.0]))
+    assert H[1, 1] == 2.0 and H[0, 1] == 0.0 and H[1, 0] == 0.0
+    J = jacobian(lambda x: [fastad.sqrt(x[0]) + x[1], x[1]])(np.array([0.0, 1.0]))
+    np.testing.assert_array_equal(J, [[np.inf, 1.0], [0.0, 1.0]])
+    # an entry the output does not use contributes nothing (not 0 * inf)
+    assert fastad.grad(lambda x: (fastad.sqrt(x[0]), x[1] * 2.0)[1])(np.array([0.0, 1.0]))[0] == 0.0
+
+
+def test_transforms_and_tape_blocks_mix():
+    def h(x):
+        with fastad.Tape():
+            r = grad(lambda y: x * y * y)(2.0)
+        return r * x
+
+    assert grad(h)(3.0) == 24.0
+
+    def h2(x):
+        with fastad.Tape() as t:
+            y = t.var(3.0)
+            z = x * y * y
+        return t.gradient(z, y) * x
+
+    with pytest.raises(NotImplementedError, match="enclosing transform"):
+        grad(h2)(3.0)
+
+
+def test_var_tangents_and_directions_from_an_enclosing_transform():
+    assert grad(lambda v: jvp(lambda y: y ** 3, (2.0,), (v,))[1])(1.0) == 12.0
+    assert grad(lambda v: fastad.hvp(lambda y: y ** 3, 2.0, v))(1.0) == 12.0

@@ -293,12 +293,17 @@ def test_non_numeric_cotangent_of_scalar_output_raises_type_error(ct):
         vjp_fn(ct)
 
 
-def test_var_as_cotangent_raises_type_error():
+def test_var_of_a_finished_tape_as_cotangent_raises_tape_error():
     escaped = []
     grad(lambda x: escaped.append(x) or x)(1.0)
     _, vjp_fn = vjp(lambda v: v * 2.0, 1.0)
-    with pytest.raises(TypeError, match="cotangent"):
+    with pytest.raises(fastad.TapeError, match="finished"):
         vjp_fn(escaped[0])
+
+
+def test_var_of_an_enclosing_transform_as_cotangent():
+    _, vjp_fn = vjp(lambda v: v * 3.0, 1.0)
+    assert grad(lambda w: vjp_fn(w)[0] * w)(2.0) == 12.0  # d/dw 3 w^2
 
 
 @pytest.mark.parametrize("ct", [1j, np.complex128(1.0), np.array([1.0 + 0j, 2.0]), [1.0, 1j]],
