@@ -174,7 +174,7 @@ cdef class Function:
 
     # ---- input and output shapes -------------------------------------------------
 
-    cdef cnp.ndarray flat_input(self, object x, str where):
+    cdef cnp.ndarray flat_input(self, object x, str where, str name="x"):
         """x as a contiguous float64 vector of n_inputs; ValueError on a wrong shape."""
         cdef object arr
         cdef cnp.ndarray flat
@@ -202,7 +202,7 @@ cdef class Function:
         expected = () if self.in_shape is None else self.in_shape
         if arr.shape != expected:
             raise ValueError(
-                f"{where}: x has shape {arr.shape}, but the function was traced "
+                f"{where}: {name} has shape {arr.shape}, but the function was traced "
                 f"with an input of shape {expected}")
         return np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
 
@@ -548,7 +548,7 @@ cdef class Function:
         float or numpy.ndarray
         """
         self.check_scalar_output("Function.hvp")
-        seeds = self.flat_input(v, "Function.hvp (direction)").reshape(self.n_in, 1)
+        seeds = self.flat_input(v, "Function.hvp", "the direction v").reshape(self.n_in, 1)
         _, (_, products) = self.replay(x, WANT_SECOND, seeds, "Function.hvp")
         return self.shaped_like_input(products[:, 0].copy(), x)
 
@@ -578,7 +578,7 @@ cdef class Function:
         value, tangent : float or numpy.ndarray
             Both shaped like the output.
         """
-        seeds = self.flat_input(v, "Function.jvp (tangent)").reshape(self.n_in, 1)
+        seeds = self.flat_input(v, "Function.jvp", "the tangent v").reshape(self.n_in, 1)
         out, tangents = self.replay(x, WANT_TANGENTS, seeds, "Function.jvp")
         return self.shaped_like_output(out), self.shaped_like_output(tangents[:, 0].copy())
 
