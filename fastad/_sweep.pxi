@@ -210,6 +210,47 @@ cdef count_t first_failing_guard(const Guard* guards, count_t n_guards, const va
     return -1
 
 
+cdef inline value_t times(value_t coefficient, value_t x) noexcept nogil:
+    # coefficient * x, where an exact zero on either side is a structural
+    # zero (no inf * 0 = nan): see add_scaled.
+    if coefficient == 0.0 or x == 0.0:
+        return 0.0
+    return coefficient * x
+
+
+cdef inline void add_scaled(value_t* dst, value_t coefficient, const value_t* src,
+                            count_t k) noexcept nogil:
+    """dst += coefficient * src over k lanes, exact zeros being structural.
+
+    A zero coefficient (a second derivative that vanishes, as for +, -, *)
+    adds nothing, not 0 * inf; an infinite one (sqrt' at 0) adds nothing
+    where src is zero, a direction that does not move the operand (JAX's
+    symbolic zeros give the same). Finite coefficients keep the plain loop.
+    """
+    cdef count_t j
+    if coefficient == 0.0:
+        return
+    if libm.isfinite(coefficient):
+        for j in range(k):
+            dst[j] += coefficient * src[j]
+    else:
+        for j in range(k):
+            if src[j] != 0.0:
+                dst[j] += coefficient * src[j]
+
+
+cdef inline void set_scaled(value_t* dst, value_t coefficient, const value_t* src,
+                            count_t k) noexcept nogil:
+    """dst = coefficient * src over k lanes, exact zeros being structural."""
+    cdef count_t j
+    if libm.isfinite(coefficient):
+        for j in range(k):
+            dst[j] = coefficient * src[j]
+    else:
+        for j in range(k):
+            dst[j] = coefficient * src[j] if src[j] != 0.0 else 0.0
+
+
 # Tangent lanes swept together: each entry's partials are computed once and
 # applied to every lane of the block (vector forward mode), while the lane
 # matrix (entries x block) stays a bounded size.
@@ -245,33 +286,27 @@ cdef void tangent_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
                 row[j] = 0.0  # an input made after the leading ones: held fixed
         elif op < FIRST_BINARY:
             pa = unary_rule(op, v[a], v[i], True)
-            ra = tan + a * k
-            # A zero tangent stays zero (as a symbolic zero would): no
-            # inf * 0 from an infinite partial in a direction that does not
-            # move this operand.
-            for j in range(k):
-                row[j] = pa * ra[j] if ra[j] != 0.0 else 0.0
+            set_scaled(row, pa, tan + a * k, k)
         else:
             base = binary_base(op)
             kind = op - base
             if kind == KIND_VV:
                 pa = binary_rule(base, v[a], v[b], v[i], WRT_A)
                 pb = binary_rule(base, v[a], v[b], v[i], WRT_B)
-                ra = tan + a * k
-                rb = tan + b * k
-                for j in range(k):
-                    row[j] = ((pa * ra[j] if ra[j] != 0.0 else 0.0)
-                              + (pb * rb[j] if rb[j] != 0.0 else 0.0))
+                if libm.isfinite(pa) and libm.isfinite(pb):
+                    ra = tan + a * k
+                    rb = tan + b * k
+                    for j in range(k):
+                        row[j] = pa * ra[j] + pb * rb[j]
+                else:
+                    set_scaled(row, pa, tan + a * k, k)
+                    add_scaled(row, pb, tan + b * k, k)
             elif kind == KIND_VC:
                 pa = binary_rule(base, v[a], c[b], v[i], WRT_A)
-                ra = tan + a * k
-                for j in range(k):
-                    row[j] = pa * ra[j] if ra[j] != 0.0 else 0.0
+                set_scaled(row, pa, tan + a * k, k)
             else:
                 pb = binary_rule(base, c[a], v[b], v[i], WRT_B)
-                rb = tan + b * k
-                for j in range(k):
-                    row[j] = pb * rb[j] if rb[j] != 0.0 else 0.0
+                set_scaled(row, pb, tan + b * k, k)
 
 
 cdef void forward_jacobian(const TapeArrays* t, const value_t* v, count_t n_entries,
@@ -296,11 +331,6 @@ cdef void forward_jacobian(const TapeArrays* t, const value_t* v, count_t n_entr
                 for j in range(width):
                     result[k * n_seeds + first + j] = work[outputs[k] * width + j]
         first += width
-
-
-cdef inline value_t times(value_t coefficient, value_t x) noexcept nogil:
-    # coefficient * x where an exact zero on either side is a structural zero.
-    return coefficient * x if coefficient != 0.0 and x != 0.0 else 0.0
 
 
 cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
@@ -341,8 +371,8 @@ cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_in
             adj[a] += times(g, pa)
             ta = tan + a * k
             da = dadj + a * k
-            for j in range(k):
-                da[j] += times(dg[j], pa) + times(paa, ta[j])
+            add_scaled(da, pa, dg, k)
+            add_scaled(da, paa, ta, k)
             continue
         base = binary_base(op)
         kind = op - base
@@ -362,21 +392,23 @@ cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_in
             tb = tan + b * k
             da = dadj + a * k
             db = dadj + b * k
-            for j in range(k):
-                # a and b may be the same entry (x * x): read the tangents,
-                # which are not written here, and add to each in turn.
-                da[j] += times(dg[j], pa) + times(paa, ta[j]) + times(pab, tb[j])
-            for j in range(k):
-                db[j] += times(dg[j], pb) + times(pab, ta[j]) + times(pbb, tb[j])
+            # a and b may be the same entry (x * x): the tangents are not
+            # written here, and each sum is added in turn.
+            add_scaled(da, pa, dg, k)
+            add_scaled(da, paa, ta, k)
+            add_scaled(da, pab, tb, k)
+            add_scaled(db, pb, dg, k)
+            add_scaled(db, pab, ta, k)
+            add_scaled(db, pbb, tb, k)
         elif kind == KIND_VC:
             adj[a] += times(g, pa)
             ta = tan + a * k
             da = dadj + a * k
-            for j in range(k):
-                da[j] += times(dg[j], pa) + times(paa, ta[j])
+            add_scaled(da, pa, dg, k)
+            add_scaled(da, paa, ta, k)
         else:
             adj[b] += times(g, pb)
             tb = tan + b * k
             db = dadj + b * k
-            for j in range(k):
-                db[j] += times(dg[j], pb) + times(pbb, tb[j])
+            add_scaled(db, pb, dg, k)
+            add_scaled(db, pbb, tb, k)
