@@ -207,3 +207,13 @@ def _is_number_list(seq):
                 item, (float, int, np.floating, np.integer)):
             return False
     return len(seq) > 0
+
+
+def _set_lane_buffer_bytes(count_t n):
+    """Test hook: the byte cap of the tangent-lane buffers (returns the old one)."""
+    global LANE_BUFFER_BYTES
+    old = LANE_BUFFER_BYTES
+    if n < 1:
+        raise ValueError("the lane buffer cap must be positive")
+    LANE_BUFFER_BYTES = n
+    return old

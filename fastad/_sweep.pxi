@@ -257,6 +257,17 @@ cdef inline void set_scaled(value_t* dst, value_t coefficient, const value_t* sr
 cdef enum:
     TANGENT_BLOCK = 32
 
+# Lane buffers are capped at about this many bytes: a long tape gets fewer
+# lanes per sweep rather than a work matrix of gigabytes.
+cdef count_t LANE_BUFFER_BYTES = 64 * 1024 * 1024
+
+
+cdef inline count_t lanes_for(count_t n_entries, count_t n_seeds, count_t buffers) noexcept nogil:
+    """Lanes per sweep: at most TANGENT_BLOCK and the seeds, and so that
+    `buffers` matrices of n_entries x lanes fit LANE_BUFFER_BYTES."""
+    cdef count_t lanes = LANE_BUFFER_BYTES // (max(n_entries, 1) * buffers * sizeof(value_t))
+    return max(1, min(lanes, min(n_seeds, <count_t>TANGENT_BLOCK)))
+
 
 cdef void tangent_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
                         count_t n_entries, count_t k, value_t* tan) noexcept nogil:
@@ -312,16 +323,16 @@ cdef void tangent_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
 cdef void forward_jacobian(const TapeArrays* t, const value_t* v, count_t n_entries,
                            count_t n_inputs, const int64_t* outputs, count_t m,
                            const double* seeds, count_t n_seeds, double* result,
-                           value_t* work) noexcept nogil:
+                           value_t* work, count_t block) noexcept nogil:
     """result (m x n_seeds) = d(outputs) / d(inputs) . seeds, with seeds an
-    (n_inputs x n_seeds) matrix, by tangent sweeps of TANGENT_BLOCK lanes.
+    (n_inputs x n_seeds) matrix, by tangent sweeps of `block` lanes.
 
-    work holds n_entries * min(n_seeds, TANGENT_BLOCK) values. Rows of
+    work holds n_entries * block values. Rows of
     negative output indices (constant outputs) are left as they are.
     """
     cdef count_t first = 0, width, r, j, k
     while first < n_seeds:
-        width = n_seeds - first if n_seeds - first < TANGENT_BLOCK else TANGENT_BLOCK
+        width = n_seeds - first if n_seeds - first < block else block
         for r in range(n_inputs):
             for j in range(width):
                 work[r * width + j] = seeds[r * n_seeds + first + j]

@@ -160,7 +160,7 @@ cdef object tangents_at(const TapeArrays* t, const value_t* values, count_t n_en
                         const int64_t[::1] indices, object seeds, count_t n_inputs):
     """Output tangents (len(indices) x s) for input tangents seeds (n_inputs x s)."""
     cdef cnp.ndarray seed_matrix = np.ascontiguousarray(seeds, dtype=np.float64)
-    cdef count_t m = indices.shape[0], s
+    cdef count_t m = indices.shape[0], s, block
     cdef cnp.ndarray result
     cdef value_t* work
     if seed_matrix.ndim != 2 or seed_matrix.shape[0] != n_inputs:
@@ -169,12 +169,13 @@ cdef object tangents_at(const TapeArrays* t, const value_t* values, count_t n_en
     result = np.zeros((m, s), dtype=np.float64)
     if m == 0 or s == 0:
         return result
-    work = take_buffer(n_entries * min(s, <count_t>TANGENT_BLOCK), False)
+    block = lanes_for(n_entries, s, 1)
+    work = take_buffer(n_entries * block, False)
     try:
         with nogil:
             forward_jacobian(t, values, n_entries, n_inputs, &indices[0], m,
                              <const double*>cnp.PyArray_DATA(seed_matrix), s,
-                             <double*>cnp.PyArray_DATA(result), work)
+                             <double*>cnp.PyArray_DATA(result), work, block)
     finally:
         release_buffer(work)
     return result
@@ -188,7 +189,7 @@ cdef object second_order_at(const TapeArrays* t, const value_t* values, index_t 
     cdef cnp.ndarray seed_matrix = np.ascontiguousarray(seeds, dtype=np.float64)
     cdef cnp.ndarray gradient = np.zeros(n_inputs, dtype=np.float64)
     cdef cnp.ndarray products
-    cdef count_t s, first = 0, width, r, j, n_entries = <count_t>out + 1
+    cdef count_t s, first = 0, width, r, j, block, n_entries = <count_t>out + 1
     cdef count_t n_rows = min(n_inputs, n_entries)
     cdef value_t* tan = NULL
     cdef value_t* adj = NULL
@@ -204,12 +205,13 @@ cdef object second_order_at(const TapeArrays* t, const value_t* values, index_t 
     seed_data = <const double*>cnp.PyArray_DATA(seed_matrix)
     result = <double*>cnp.PyArray_DATA(products)
     try:
-        tan = take_buffer(n_entries * min(s, <count_t>TANGENT_BLOCK), False)
+        block = lanes_for(n_entries, s, 2)
+        tan = take_buffer(n_entries * block, False)
         adj = take_buffer(n_entries, False)
-        dadj = take_buffer(n_entries * min(s, <count_t>TANGENT_BLOCK), False)
+        dadj = take_buffer(n_entries * block, False)
         with nogil:
             while first < s:
-                width = min(s - first, <count_t>TANGENT_BLOCK)
+                width = min(s - first, block)
                 for r in range(min(n_inputs, n_entries)):
                     for j in range(width):
                         tan[r * width + j] = seed_data[r * s + first + j]

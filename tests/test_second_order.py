@@ -188,3 +188,16 @@ def test_grad_function_follows_branches_and_retraces():
 def test_grad_function_needs_a_scalar_output():
     with pytest.raises(TypeError, match="scalar"):
         fastad.trace(lambda x: x * 2.0, np.ones(2)).grad_function()
+
+
+def test_lane_blocks_capped_by_memory_give_the_same_results():
+    from fastad import _core
+    x = np.linspace(-1.0, 1.0, 40)
+    full_h = fastad.hessian(rosenbrock)(x)
+    full_j = fastad.jacfwd(lambda v: fastad.sin(v) * v[0])(x)
+    old = _core._set_lane_buffer_bytes(8 * 500)  # only one or two lanes fit
+    try:
+        np.testing.assert_array_equal(fastad.hessian(rosenbrock)(x), full_h)
+        np.testing.assert_array_equal(fastad.jacfwd(lambda v: fastad.sin(v) * v[0])(x), full_j)
+    finally:
+        _core._set_lane_buffer_bytes(old)
