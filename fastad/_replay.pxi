@@ -489,8 +489,22 @@ cdef class Function:
                 t.start()
             for t in workers:
                 t.join()
-        # Rows on another branch than the first recording: one at a time,
-        # through the recordings kept or a re-trace.
+        # Rows on another branch than the first recording: the other kept
+        # recordings take them as sub-batches (still without the GIL), and
+        # what is left goes one row at a time through a re-trace.
+        for other in list(self.recordings)[1:]:
+            rows = np.flatnonzero(failed)
+            if rows.size == 0:
+                break
+            sub = np.ascontiguousarray(flat[rows])
+            sub_values = np.empty(rows.size, dtype=np.float64)
+            sub_grads = np.zeros((rows.size, self.n_in), dtype=np.float64)
+            sub_failed = np.zeros(rows.size, dtype=np.uint8)
+            self.batch_chunk(other, sub, 0, rows.size, sub_values, sub_grads, sub_failed)
+            done = sub_failed == 0
+            values[rows[done]] = sub_values[done]
+            grads[rows[done]] = sub_grads[done]
+            failed[rows[done]] = 0
         for row in np.flatnonzero(failed):
             v, g = self.replay(flat[row].reshape(row_shape), WANT_GRAD, None,
                                "Function.value_and_grad_batch")

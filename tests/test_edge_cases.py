@@ -245,3 +245,21 @@ def test_batch_chunk_refuses_bad_buffers():
     with pytest.raises(ValueError):
         F._batch_chunk(rec, np.ones((4, 100), dtype=np.float32), 0, 4, np.empty(4),
                        np.zeros((4, 100)), np.zeros(4, np.uint8))
+
+
+def test_batch_rows_on_a_kept_branch_are_exact_without_re_tracing():
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return np.sum(x * x) if x[0] > 0 else np.sum(x * x * x)
+
+    F = fastad.trace(f, np.ones(3))
+    F(-np.ones(3))                  # the other branch is now the most recent one
+    assert len(calls) == 2
+    X = np.random.default_rng(0).normal(size=(200, 3))
+    values, grads = F.value_and_grad_batch(X, threads=2)
+    assert len(calls) == 2          # both branches were kept: no re-trace
+    for x, v, g in zip(X[:20], values, grads):
+        ref_v, ref_g = fastad.value_and_grad(f)(x)
+        assert v == ref_v and np.array_equal(g, ref_g)
