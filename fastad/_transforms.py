@@ -161,9 +161,10 @@ def _flatten_like(spec: Any, tangent: Any, where: str, out: list[Any]) -> None:
         out.append(float(tangent))
     elif kind == _ARRAY:
         arr = np.asarray(tangent)
-        if arr.dtype == object and arr.shape == spec[1] and any(
-                type(item) is Var for item in arr.reshape(-1)):
-            out.extend(arr.reshape(-1).tolist())
+        if arr.dtype == object and arr.shape == spec[1]:
+            # Vars of an enclosing transform and numbers, element by element.
+            for k, item in enumerate(arr.reshape(-1)):
+                _flatten_like((_SCALAR,), item, f"{where}[{k}]", out)
             return
         if arr.dtype.kind == "c":
             raise NotImplementedError(f"{where}: complex tangents are not supported yet (planned)")
@@ -746,6 +747,25 @@ def _leaf_blocks(spec: Any, offset: int, leaf: Callable[[int, int, tuple[int, ..
     return out, offset
 
 
+def _flat_argument(spec: Any, x: Any, where: str) -> np.ndarray:
+    """Argument x (numbers and Vars in any structure) as a flat object array,
+    in input order."""
+    flat: list[Any] = []
+    _flatten_like(spec, x, where, flat)
+    return _object_vector(flat)
+
+
+def _flat_argument_function(f: Callable[..., Any], args: tuple[Any, ...],
+                            kwargs: dict[str, Any], position: int,
+                            spec: Any) -> Callable[[Any], Any]:
+    """f as a function of argument `position` given flat (see _flat_argument)."""
+    def flat_f(flat: Any) -> Any:
+        call_args = list(args)
+        call_args[position] = _rebuild(spec, np.asarray(flat, dtype=object).reshape(-1), 0)[0]
+        return f(*call_args, **kwargs)
+    return flat_f
+
+
 def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     """Make a function that returns the Hessian of scalar-valued f.
 
@@ -785,19 +805,24 @@ def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
         tape, specs, n_inputs, out = _record(f, positions, args, kwargs, "hessian")
         y = _scalar_output(out, tape, "hessian")
         _core._output_entries(tape, [y], "hessian")
+        spec = specs[0]
         if _core._is_nested(tape):
             # Inside another transform: the Hessian as the Jacobian of the
             # gradient, both nested, so the result is differentiable again.
-            return jacobian(grad(f, argnums), argnums, mode="reverse")(*args, **kwargs)
-        _, H = _core._second_order(tape, y, n_inputs, np.eye(n_inputs))
-        spec = specs[0]
+            # The argument goes in flat, so any structure works.
+            p = positions[0]
+            g = _flat_argument_function(f, args, kwargs, p, spec)
+            H = jacobian(grad(g), mode="reverse")(_flat_argument(spec, args[p], "hessian"))
+            H = np.asarray(H, dtype=object).reshape(n_inputs, n_inputs)
+        else:
+            _, H = _core._second_order(tape, y, n_inputs, np.eye(n_inputs))
 
         def row_block(offset: int, n: int, shape: tuple[int, ...] | None) -> Any:
             rows = H[offset:offset + n]
             return _rebuild(spec, rows, 0, () if shape is None else tuple(shape))[0]
 
         if spec[0] == _SCALAR:
-            return float(H[0, 0])
+            return H[0, 0] if H.dtype == object else float(H[0, 0])
         if spec[0] == _ARRAY:
             return H.reshape(tuple(spec[1]) + tuple(spec[1]))
         return _leaf_blocks(spec, 0, row_block)[0]
@@ -837,7 +862,11 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
     seeds: list[Any] = []
     _flatten_like(specs[0], v, "hvp: v", seeds)
     if _core._is_nested(tape) or any(type(s) is Var for s in seeds):
-        return jvp(grad(f), (x,), (v,))[1]
+        # Inside another transform: forward over the nested gradient, on the
+        # flattened argument so that any structure works.
+        g = _flat_argument_function(f, (x,), {}, 0, specs[0])
+        product = jvp(grad(g), (_flat_argument(specs[0], x, "hvp"),), (_object_vector(seeds),))[1]
+        return _rebuild(specs[0], np.asarray(product, dtype=object).reshape(-1), 0)[0]
     _, products = _core._second_order(tape, y, n_inputs,
                                       np.asarray(seeds, dtype=np.float64).reshape(n_inputs, 1))
     return _rebuild(specs[0], products[:, 0].copy(), 0)[0]

@@ -159,3 +159,18 @@ def test_transforms_and_tape_blocks_mix():
 def test_var_tangents_and_directions_from_an_enclosing_transform():
     assert grad(lambda v: jvp(lambda y: y ** 3, (2.0,), (v,))[1])(1.0) == 12.0
     assert grad(lambda v: fastad.hvp(lambda y: y ** 3, 2.0, v))(1.0) == 12.0
+
+
+def test_nested_second_order_on_structured_arguments():
+    f = lambda p: p["a"] ** 2 * p["b"][0] * p["b"][1]  # noqa: E731
+    H = hessian(f)({"a": 1.0, "b": [2.0, 3.0]})
+    assert H["a"]["b"] == [6.0, 4.0] and H["b"][1]["b"] == [1.0, 0.0]
+    # H_aa = 2 b0 b1 = 4 s with b1 = s
+    assert grad(lambda s: hessian(f)({"a": s, "b": [2.0, s]})["a"]["a"])(1.0) == 4.0
+    # (H v)_b0 with v = e_a is 2 a b1 = 6 s
+    assert grad(lambda s: fastad.hvp(f, {"a": s, "b": [2.0, 3.0]},
+                                     {"a": 1.0, "b": [0.0, 0.0]})["b"][0])(1.0) == 6.0
+    # the nested Hessian of a list has the same structure as the top-level one
+    top = hessian(lambda v: v[0] ** 2 * v[1])([1.0, 2.0])
+    nested = grad(lambda s: hessian(lambda v: v[0] ** 2 * v[1] * s)([1.0, 2.0])[0][1])(1.0)
+    assert top[0][1] == 2.0 and nested == 2.0
