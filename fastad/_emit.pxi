@@ -444,9 +444,11 @@ cdef class Splice:
             return value
         return make_var(self.target, self.where[index], self.inner.arr.values[index])
 
-    cdef list gradients(self, object outputs, object seeds, count_t n_inputs):
+    cdef list gradients(self, object outputs, object seeds, count_t n_inputs,
+                        object wanted=None):
         """sum_k seeds[k] * d(outputs[k]) / d(inputs), emitted on the target:
-        one result (Var or float) per inner input."""
+        one result (Var or float) per inner input, or per inner entry listed
+        in wanted (then every entry is swept)."""
         cdef Term* adj
         cdef Term g, A, B, Y, p
         cdef count_t n = self.inner.n_entries, i
@@ -472,7 +474,7 @@ cdef class Splice:
                     continue  # a structural zero: seeding it would only add 0 * inf = nan
                 adj[o] = accumulate(target, adj[o], seed_term)
                 last = max(last, o)
-            for i in range(last, n_inputs - 1, -1):
+            for i in range(last, (n_inputs if wanted is None else 0) - 1, -1):
                 if adj[i].entry == NO_TERM:
                     continue
                 op = source.arr.ops[i]
@@ -496,8 +498,9 @@ cdef class Splice:
                 if kind != KIND_VC:
                     p = emit_binary_partial(target, base, A, B, Y, WRT_B)
                     adj[b] = accumulate(target, adj[b], emit_mul(target, g, p))
-            for i in range(n_inputs):
-                result.append(0.0 if adj[i].entry == NO_TERM else term_object(target, adj[i]))
+            for i in (range(n_inputs) if wanted is None else wanted):
+                result.append(0.0 if i > last or adj[i].entry == NO_TERM
+                              else term_object(target, adj[i]))
             return result
         finally:
             free(adj)

@@ -180,6 +180,12 @@ cdef class Function:
         cdef cnp.ndarray flat
         cdef double* dst
         cdef count_t k
+        if type(x) is Var or (isinstance(x, np.ndarray) and x.dtype == object and any(
+                type(item) is Var for item in x.reshape(-1))):
+            raise TypeError(
+                f"{where}: a Function replays numbers, not fastad.Vars: inside a "
+                f"transform call the Python function itself (its derivatives then "
+                f"nest), or use F.grad_function() for a differentiable gradient")
         if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == self.in_shape:
             return np.ascontiguousarray(x).reshape(-1)
         if (type(x) is list or type(x) is tuple) and len(x) == self.n_in and \

@@ -548,6 +548,8 @@ cdef class Tape:
             A Var for a number; an object array of Vars of x's shape for an
             array.
         """
+        if self.finished:
+            raise TapeError("this tape has finished recording: make a new Tape for new inputs")
         self.check_recording()
         if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
             return self.inputs_from_array(as_float_array(x, "Tape.var"))
@@ -726,15 +728,11 @@ cdef class Tape:
         cdef value_t* adj = NULL
         cdef count_t n_adj = 0
         self.check_thread()
-        if self.captures and any((<Var>v).tape.made_by_transform and (<Var>v).tape.recording
-                                 for v in self.captures.values()):
-            # Vars of an enclosing Tape block are held fixed (partial
-            # derivatives, as asked); those of an enclosing transform must
-            # not be, or the transform's derivative would silently lose them.
-            raise NotImplementedError(
-                "Tape.gradient of a block that used Vars of an enclosing transform "
-                "would drop their derivatives; call fastad.grad (or another "
-                "transform) inside the enclosing transform instead")
+        if self.captures and any((<Var>v).tape.recording for v in self.captures.values()):
+            # The block used Vars of a tape that is still recording: the
+            # gradient must stay differentiable there, so it is emitted onto
+            # that tape as Vars (as for a nested transform).
+            return self.nested_gradient(y, wrt)
         if isinstance(y, np.ndarray) and y.shape == ():
             y = y[()]
         if type(y) is Var:
@@ -749,6 +747,50 @@ cdef class Tape:
             return self.gather(adj, n_adj, wrt)
         finally:
             release_buffer(adj)
+
+    cdef object nested_gradient(self, object y, object wrt):
+        """Tape.gradient for a block inside a recording tape: Vars of it."""
+        wanted = []
+        self.collect_entries(wrt, wanted)
+        if type(y) is not Var:
+            if as_real_number_or_none(y) is None:
+                raise TypeError(
+                    f"Tape.gradient: y must be a scalar Var or a number, got {describe(y)}")
+            terms = [0.0] * len(wanted)
+        else:
+            self.check_output(<Var>y)
+            terms = Splice.create(self).gradients([(<Var>y).index], [1.0], 0, wanted)
+        return self.place(wrt, iter(terms))
+
+    cdef int collect_entries(self, object wrt, list wanted) except -1:
+        """The entry indices of the Vars in wrt, in order (see gather)."""
+        if type(wrt) is Var:
+            if (<Var>wrt).tape is not self:
+                raise TapeError("Tape.gradient: a Var in wrt was not recorded on this tape")
+            wanted.append((<Var>wrt).index)
+        elif isinstance(wrt, np.ndarray):
+            for item in wrt.reshape(-1):
+                self.collect_entries(item, wanted)
+        elif isinstance(wrt, (list, tuple)):
+            for item in wrt:
+                self.collect_entries(item, wanted)
+        else:
+            raise TypeError(
+                f"Tape.gradient: wrt must be a Var, an array of Vars or a list of "
+                f"them, got {describe(wrt)}")
+        return 0
+
+    cdef object place(self, object wrt, object terms):
+        """Results from terms, in wrt's structure (object arrays for arrays)."""
+        if type(wrt) is Var:
+            return next(terms)
+        if isinstance(wrt, np.ndarray):
+            out = np.empty(wrt.size, dtype=object)
+            for k in range(wrt.size):
+                out[k] = self.place(wrt.reshape(-1)[k], terms)
+            return out.reshape(wrt.shape)
+        results = [self.place(item, terms) for item in wrt]
+        return results if type(wrt) is list else tuple(results)
 
     cdef object gather(self, const value_t* adj, count_t n_adj, object wrt):
         cdef Var w

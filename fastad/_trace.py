@@ -59,7 +59,8 @@ def trace(f: Callable[..., Any], x0: Any, *args: Any, retrace: bool = True) -> F
     -------
     Function
         Call it for the value; ``.grad``, ``.value_and_grad``, ``.vjp``,
-        ``.jacobian`` and ``.value_and_grad_batch`` for derivatives.
+        ``.jvp``, ``.jacobian``, ``.hvp``, ``.hessian``,
+        ``.value_and_grad_batch`` and ``.grad_function`` for derivatives.
 
     Notes
     -----

@@ -263,3 +263,17 @@ def test_batch_rows_on_a_kept_branch_are_exact_without_re_tracing():
     for x, v, g in zip(X[:20], values, grads):
         ref_v, ref_g = fastad.value_and_grad(f)(x)
         assert v == ref_v and np.array_equal(g, ref_g)
+
+
+def test_function_called_on_vars_explains_what_to_do():
+    F = fastad.trace(lambda x: x * x, 1.0)
+    with pytest.raises(TypeError, match="grad_function"):
+        fastad.grad(F)(2.0)
+
+
+def test_var_of_a_finished_tape_block():
+    t = fastad.Tape()
+    with t:
+        pass
+    with pytest.raises(fastad.TapeError, match="make a new Tape"):
+        t.var(1.0)
