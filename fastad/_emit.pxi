@@ -222,54 +222,73 @@ cdef Term accumulate(Tape tape, Term total, Term term) except *:
     return emit_add(tape, total, term)
 
 
-cdef list emit_gradient(Tape source, index_t out, count_t n_inputs, Tape target,
-                        const index_t* where):
-    """Emit onto target the gradient of source's entry `out` with respect to
-    source's entries 0 .. n_inputs-1; where[i] is the target entry holding
-    source entry i's value. Returns one Term per input (as (entry, constant)
-    pairs, entry -1 for a constant)."""
-    cdef count_t n = <count_t>out + 1, i
-    cdef Term* adj
+cdef int emit_reverse(Tape source, Tape target, const index_t* where, Term* adj,
+                      index_t last, count_t stop) except -1:
+    """The reverse sweep of source's entries last .. stop, emitted onto target.
+
+    adj[i] holds the seed (or NO_TERM) of source entry i on entry and its
+    adjoint, as a Term of target, on return; where[i] is the target entry
+    holding source entry i's value.
+    """
+    cdef count_t i
     cdef Term g, A, B, Y, p
     cdef int op, base, kind
     cdef index_t a, b
-    cdef list result = []
-    if out < 0:
-        return [(-1, 0.0)] * n_inputs
-    adj = <Term*>malloc(n * sizeof(Term))
+    for i in range(last, stop - 1, -1):
+        if adj[i].entry == NO_TERM:
+            continue
+        op = source.arr.ops[i]
+        if op == OP_INPUT:
+            continue
+        g = adj[i]
+        a = source.arr.arg0[i]
+        b = source.arr.arg1[i]
+        Y = entry_term(where[i])
+        if op < FIRST_BINARY:
+            p = emit_unary_partial(target, op, entry_term(where[a]), Y)
+            adj[a] = accumulate(target, adj[a], emit_mul(target, g, p))
+            continue
+        base = binary_base(op)
+        kind = op - base
+        A = constant_term(source.arr.consts[a]) if kind == KIND_CV else entry_term(where[a])
+        B = constant_term(source.arr.consts[b]) if kind == KIND_VC else entry_term(where[b])
+        if kind != KIND_CV:
+            p = emit_binary_partial(target, base, A, B, Y, WRT_A)
+            adj[a] = accumulate(target, adj[a], emit_mul(target, g, p))
+        if kind != KIND_VC:
+            p = emit_binary_partial(target, base, A, B, Y, WRT_B)
+            adj[b] = accumulate(target, adj[b], emit_mul(target, g, p))
+    return 0
+
+
+cdef Term* new_adjoints(count_t n) except NULL:
+    """n Terms set to NO_TERM; the caller frees them."""
+    cdef Term* adj = <Term*>malloc(max(n, 1) * sizeof(Term))
+    cdef count_t i
     if adj == NULL:
         raise MemoryError("fastad: could not allocate the emitted adjoints")
+    for i in range(n):
+        adj[i].entry = NO_TERM
+        adj[i].constant = 0.0
+    return adj
+
+
+cdef list emit_gradient(Tape source, index_t out, count_t n_inputs, Tape target,
+                        const index_t* where):
+    """Emit onto target the gradient of source's entry `out` with respect to
+    source's entries 0 .. n_inputs-1 (see emit_reverse). Returns one
+    (entry, constant) pair per input, entry -1 for a constant."""
+    cdef Term* adj
+    cdef count_t i
+    if out < 0:
+        return [(-1, 0.0)] * n_inputs
+    adj = new_adjoints(<count_t>out + 1)
     try:
-        for i in range(n):
-            adj[i].entry = NO_TERM
-            adj[i].constant = 0.0
         adj[out] = one()
-        for i in range(out, n_inputs - 1, -1):
-            if adj[i].entry == NO_TERM:
-                continue
-            op = source.arr.ops[i]
-            if op == OP_INPUT:
-                continue
-            g = adj[i]
-            a = source.arr.arg0[i]
-            b = source.arr.arg1[i]
-            Y = entry_term(where[i])
-            if op < FIRST_BINARY:
-                p = emit_unary_partial(target, op, entry_term(where[a]), Y)
-                adj[a] = accumulate(target, adj[a], emit_mul(target, g, p))
-                continue
-            base = binary_base(op)
-            kind = op - base
-            A = constant_term(source.arr.consts[a]) if kind == KIND_CV else entry_term(where[a])
-            B = constant_term(source.arr.consts[b]) if kind == KIND_VC else entry_term(where[b])
-            if kind != KIND_CV:
-                p = emit_binary_partial(target, base, A, B, Y, WRT_A)
-                adj[a] = accumulate(target, adj[a], emit_mul(target, g, p))
-            if kind != KIND_VC:
-                p = emit_binary_partial(target, base, A, B, Y, WRT_B)
-                adj[b] = accumulate(target, adj[b], emit_mul(target, g, p))
+        emit_reverse(source, target, where, adj, out, n_inputs)
+        result = []
         for i in range(n_inputs):
-            if i >= n or adj[i].entry == NO_TERM:
+            if i > out or adj[i].entry == NO_TERM:
                 result.append((-1, 0.0))
             else:
                 result.append((adj[i].entry, adj[i].constant))
@@ -281,27 +300,9 @@ cdef list emit_gradient(Tape source, index_t out, count_t n_inputs, Tape target,
 cdef Tape copy_tape(Tape source):
     """A finished copy of a finished tape (entries, constants, guards)."""
     cdef Tape t = Tape()
-    cdef count_t n = max(source.n_entries, 1), m = max(source.n_consts, 1)
-    cdef count_t g = max(source.n_guards, 1)
-    resize_array(<void**>&t.arr.ops, n, sizeof(op_t))
-    resize_array(<void**>&t.arr.arg0, n, sizeof(index_t))
-    resize_array(<void**>&t.arr.arg1, n, sizeof(index_t))
-    resize_array(<void**>&t.arr.values, n, sizeof(value_t))
-    t.capacity = n
-    resize_array(<void**>&t.arr.consts, m, sizeof(value_t))
-    t.consts_capacity = m
-    resize_array(<void**>&t.guards, g, sizeof(Guard))
-    t.guards_capacity = g
-    memcpy(t.arr.ops, source.arr.ops, source.n_entries * sizeof(op_t))
-    memcpy(t.arr.arg0, source.arr.arg0, source.n_entries * sizeof(index_t))
-    memcpy(t.arr.arg1, source.arr.arg1, source.n_entries * sizeof(index_t))
-    memcpy(t.arr.values, source.arr.values, source.n_entries * sizeof(value_t))
-    memcpy(t.arr.consts, source.arr.consts, source.n_consts * sizeof(value_t))
-    memcpy(t.guards, source.guards, source.n_guards * sizeof(Guard))
-    t.n_entries = source.n_entries
-    t.n_consts = source.n_consts
-    t.n_guards = source.n_guards
-    t.finished = True
+    t.fill_finished(<char*>source.arr.ops, <char*>source.arr.arg0, <char*>source.arr.arg1,
+                    <char*>source.arr.values, source.n_entries, <char*>source.arr.consts,
+                    source.n_consts, <char*>source.guards, source.n_guards)
     return t
 
 
@@ -450,22 +451,13 @@ cdef class Splice:
         one result (Var or float) per inner input, or per inner entry listed
         in wanted (then every entry is swept)."""
         cdef Term* adj
-        cdef Term g, A, B, Y, p
-        cdef count_t n = self.inner.n_entries, i
+        cdef count_t n = self.inner.n_entries
         cdef int64_t last = -1, o
-        cdef int op, base, kind
-        cdef index_t a, b
-        cdef Tape source = self.inner, target = self.target
-        cdef list result = []
+        cdef Tape target = self.target
         cdef Term seed_term
         target.check_recording()  # a nested result is only made while its tape records
-        adj = <Term*>malloc(max(n, 1) * sizeof(Term))
-        if adj == NULL:
-            raise MemoryError("fastad: could not allocate the emitted adjoints")
+        adj = new_adjoints(n)
         try:
-            for i in range(n):
-                adj[i].entry = NO_TERM
-                adj[i].constant = 0.0
             for o, seed in zip(outputs, seeds):
                 if o < 0:
                     continue
@@ -474,34 +466,10 @@ cdef class Splice:
                     continue  # a structural zero: seeding it would only add 0 * inf = nan
                 adj[o] = accumulate(target, adj[o], seed_term)
                 last = max(last, o)
-            for i in range(last, (n_inputs if wanted is None else 0) - 1, -1):
-                if adj[i].entry == NO_TERM:
-                    continue
-                op = source.arr.ops[i]
-                if op == OP_INPUT:
-                    continue
-                g = adj[i]
-                a = source.arr.arg0[i]
-                b = source.arr.arg1[i]
-                Y = entry_term(self.where[i])
-                if op < FIRST_BINARY:
-                    p = emit_unary_partial(target, op, entry_term(self.where[a]), Y)
-                    adj[a] = accumulate(target, adj[a], emit_mul(target, g, p))
-                    continue
-                base = binary_base(op)
-                kind = op - base
-                A = constant_term(source.arr.consts[a]) if kind == KIND_CV else entry_term(self.where[a])
-                B = constant_term(source.arr.consts[b]) if kind == KIND_VC else entry_term(self.where[b])
-                if kind != KIND_CV:
-                    p = emit_binary_partial(target, base, A, B, Y, WRT_A)
-                    adj[a] = accumulate(target, adj[a], emit_mul(target, g, p))
-                if kind != KIND_VC:
-                    p = emit_binary_partial(target, base, A, B, Y, WRT_B)
-                    adj[b] = accumulate(target, adj[b], emit_mul(target, g, p))
-            for i in (range(n_inputs) if wanted is None else wanted):
-                result.append(0.0 if i > last or adj[i].entry == NO_TERM
-                              else term_object(target, adj[i]))
-            return result
+            emit_reverse(self.inner, target, self.where, adj, <index_t>last,
+                         n_inputs if wanted is None else 0)
+            return [0.0 if i > last or adj[i].entry == NO_TERM else term_object(target, adj[i])
+                    for i in (range(n_inputs) if wanted is None else wanted)]
         finally:
             free(adj)
 
@@ -514,13 +482,8 @@ cdef class Splice:
         cdef index_t a, b
         cdef Tape source = self.inner, target = self.target
         target.check_recording()
-        tan = <Term*>malloc(max(n, 1) * sizeof(Term))
-        if tan == NULL:
-            raise MemoryError("fastad: could not allocate the emitted tangents")
+        tan = new_adjoints(n)  # tangent Terms, all NO_TERM to start
         try:
-            for i in range(n):
-                tan[i].entry = NO_TERM
-                tan[i].constant = 0.0
             for k, seed in enumerate(seeds):
                 if k < n:
                     tan[k] = object_term(target, seed)

@@ -727,6 +727,7 @@ cdef class Tape:
         """
         cdef value_t* adj = NULL
         cdef count_t n_adj = 0
+        cdef list wanted = []
         self.check_thread()
         if self.captures and any((<Var>v).tape.recording for v in self.captures.values()):
             # The block used Vars of a tape that is still recording: the
@@ -735,6 +736,7 @@ cdef class Tape:
             return self.nested_gradient(y, wrt)
         if isinstance(y, np.ndarray) and y.shape == ():
             y = y[()]
+        self.collect_entries(wrt, wanted)
         if type(y) is Var:
             self.check_output(<Var>y)
             adj = self.adjoints(<Var>y)
@@ -744,9 +746,10 @@ cdef class Tape:
                 f"Tape.gradient: y must be a scalar Var or a number, got "
                 f"{describe(y)}")
         try:
-            return self.gather(adj, n_adj, wrt)
+            values = [adj[i] if i < n_adj else 0.0 for i in wanted]
         finally:
             release_buffer(adj)
+        return self.place(wrt, iter(values), np.float64)
 
     cdef object nested_gradient(self, object y, object wrt):
         """Tape.gradient for a block inside a recording tape: Vars of it."""
@@ -760,10 +763,10 @@ cdef class Tape:
         else:
             self.check_output(<Var>y)
             terms = Splice.create(self).gradients([(<Var>y).index], [1.0], 0, wanted)
-        return self.place(wrt, iter(terms))
+        return self.place(wrt, iter(terms), object)
 
     cdef int collect_entries(self, object wrt, list wanted) except -1:
-        """The entry indices of the Vars in wrt, in order (see gather)."""
+        """The entry indices of the Vars in wrt, in order (see place)."""
         if type(wrt) is Var:
             if (<Var>wrt).tape is not self:
                 raise TapeError("Tape.gradient: a Var in wrt was not recorded on this tape")
@@ -780,39 +783,18 @@ cdef class Tape:
                 f"them, got {describe(wrt)}")
         return 0
 
-    cdef object place(self, object wrt, object terms):
-        """Results from terms, in wrt's structure (object arrays for arrays)."""
+    cdef object place(self, object wrt, object results, object dtype):
+        """The next results, in wrt's structure (arrays of dtype for arrays)."""
         if type(wrt) is Var:
-            return next(terms)
+            return next(results)
         if isinstance(wrt, np.ndarray):
-            out = np.empty(wrt.size, dtype=object)
-            for k in range(wrt.size):
-                out[k] = self.place(wrt.reshape(-1)[k], terms)
+            out = np.empty(wrt.size, dtype=dtype)
+            for k, item in enumerate(wrt.reshape(-1)):
+                out[k] = self.place(item, results, dtype)
             return out.reshape(wrt.shape)
-        results = [self.place(item, terms) for item in wrt]
-        return results if type(wrt) is list else tuple(results)
+        parts = [self.place(item, results, dtype) for item in wrt]
+        return parts if type(wrt) is list else tuple(parts)
 
-    cdef object gather(self, const value_t* adj, count_t n_adj, object wrt):
-        cdef Var w
-        cdef cnp.ndarray out
-        cdef count_t k
-        if type(wrt) is Var:
-            w = <Var>wrt
-            if w.tape is not self:
-                raise TapeError("Tape.gradient: a Var in wrt was not recorded on this tape")
-            return adj[w.index] if w.index < n_adj else 0.0
-        if isinstance(wrt, np.ndarray):
-            flat = wrt.reshape(-1)
-            out = np.empty(flat.shape[0], dtype=np.float64)
-            for k in range(flat.shape[0]):
-                out[k] = self.gather(adj, n_adj, flat[k])
-            return out.reshape(wrt.shape)
-        if isinstance(wrt, (list, tuple)):
-            results = [self.gather(adj, n_adj, item) for item in wrt]
-            return results if type(wrt) is list else tuple(results)
-        raise TypeError(
-            f"Tape.gradient: wrt must be a Var, an array of Vars or a list of "
-            f"them, got {describe(wrt)}")
 
     # ---- introspection and benchmark hooks ------------------------------------
 
@@ -879,23 +861,8 @@ cdef class Tape:
                 or len(values) != n * sizeof(value_t) or len(consts) % sizeof(value_t)
                 or len(guards) % sizeof(Guard) or n > INT32_MAX or m > INT32_MAX):
             raise ValueError("fastad: corrupt tape data in the pickle")
-        resize_array(<void**>&t.arr.ops, max(n, 1), sizeof(op_t))
-        resize_array(<void**>&t.arr.arg0, max(n, 1), sizeof(index_t))
-        resize_array(<void**>&t.arr.arg1, max(n, 1), sizeof(index_t))
-        resize_array(<void**>&t.arr.values, max(n, 1), sizeof(value_t))
-        t.capacity = max(n, 1)
-        resize_array(<void**>&t.arr.consts, max(m, 1), sizeof(value_t))
-        t.consts_capacity = max(m, 1)
-        resize_array(<void**>&t.guards, max(g, 1), sizeof(Guard))
-        t.guards_capacity = max(g, 1)
-        memcpy(t.arr.ops, <char*>ops, n * sizeof(op_t))
-        memcpy(t.arr.arg0, <char*>arg0, n * sizeof(index_t))
-        memcpy(t.arr.arg1, <char*>arg1, n * sizeof(index_t))
-        memcpy(t.arr.values, <char*>values, n * sizeof(value_t))
-        memcpy(t.arr.consts, <char*>consts, m * sizeof(value_t))
-        memcpy(t.guards, <char*>guards, g * sizeof(Guard))
-        t.n_entries, t.n_consts, t.n_guards = n, m, g
-        t.finished = True
+        t.fill_finished(<char*>ops, <char*>arg0, <char*>arg1, <char*>values, n,
+                        <char*>consts, m, <char*>guards, g)
         for i in range(n):
             if not t.entry_is_valid(i):
                 raise ValueError(f"fastad: corrupt tape data in the pickle (entry {i})")
@@ -905,6 +872,30 @@ cdef class Tape:
                     or t.guards[k].how > Py_GE):
                 raise ValueError(f"fastad: corrupt tape data in the pickle (guard {k})")
         return t
+
+    cdef int fill_finished(self, const char* ops, const char* arg0, const char* arg1,
+                           const char* values, count_t n, const char* consts, count_t m,
+                           const char* guards, count_t g) except -1:
+        """Make this new tape a finished copy of n entries, m constants and g
+        guards (exact-size arrays)."""
+        resize_array(<void**>&self.arr.ops, max(n, 1), sizeof(op_t))
+        resize_array(<void**>&self.arr.arg0, max(n, 1), sizeof(index_t))
+        resize_array(<void**>&self.arr.arg1, max(n, 1), sizeof(index_t))
+        resize_array(<void**>&self.arr.values, max(n, 1), sizeof(value_t))
+        self.capacity = max(n, 1)
+        resize_array(<void**>&self.arr.consts, max(m, 1), sizeof(value_t))
+        self.consts_capacity = max(m, 1)
+        resize_array(<void**>&self.guards, max(g, 1), sizeof(Guard))
+        self.guards_capacity = max(g, 1)
+        memcpy(self.arr.ops, ops, n * sizeof(op_t))
+        memcpy(self.arr.arg0, arg0, n * sizeof(index_t))
+        memcpy(self.arr.arg1, arg1, n * sizeof(index_t))
+        memcpy(self.arr.values, values, n * sizeof(value_t))
+        memcpy(self.arr.consts, consts, m * sizeof(value_t))
+        memcpy(self.guards, guards, g * sizeof(Guard))
+        self.n_entries, self.n_consts, self.n_guards = n, m, g
+        self.finished = True
+        return 0
 
     cdef bint entry_is_valid(self, count_t i) noexcept:
         """Whether entry i's opcode and operands are in range (operands precede it)."""
