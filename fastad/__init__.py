@@ -17,6 +17,7 @@ except ImportError as error:  # a source tree without its built extension
     ) from error
 from fastad._core import (
     Var,
+    ComplexVar,
     Tape,
     Function,
     FastADError,
@@ -34,7 +35,7 @@ from fastad._trace import trace
 
 __all__ = [
     "__version__",
-    "Var", "Tape", "FastADError", "TapeError", "BranchError",
+    "Var", "ComplexVar", "Tape", "FastADError", "TapeError", "BranchError",
     "grad", "value_and_grad", "vjp", "jacobian", "jacrev", "value",
     "jvp", "jacfwd", "hessian", "hvp", "trace", "Function",
     "sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",

@@ -122,6 +122,7 @@ cnp.import_array()
 include "_ops.pxi"
 include "_tape.pxi"
 include "_var.pxi"
+include "_complex.pxi"
 include "_sweep.pxi"
 include "_elementwise.pxi"
 include "_replay.pxi"
@@ -145,6 +146,34 @@ def _inputs(Tape tape, object x, str where):
     if type(x) is Var:
         return _nested_input(tape, x), 1  # a Var of an enclosing transform
     return tape.new_input(as_real_number(x, where)), 1
+
+
+def _complex_inputs(Tape tape, object x, str where):
+    """Record the inputs for one complex argument leaf: two entries per
+    complex scalar, its real and imaginary part, interleaved.
+
+    Returns the ComplexVar (number) or object array of ComplexVars (array)
+    standing for x, and its number of real scalars (twice its size).
+    """
+    if isinstance(x, np.ndarray):
+        reject_array_subclass(x, where)
+        if x.dtype == object:
+            # ComplexVars of an enclosing transform, or numbers
+            items = [_complex_inputs(tape, item, where)[0] for item in x.reshape(-1)]
+            out = np.empty(len(items), dtype=object)
+            out[:] = items
+            return out.reshape(x.shape), 2 * len(items)
+        arr = np.ascontiguousarray(x, dtype=np.complex128)
+        pairs = tape.inputs_from_array(arr.view(np.float64).reshape(arr.shape + (2,)))
+        out = np.empty(arr.size, dtype=object)
+        flat_pairs = pairs.reshape(-1, 2)
+        for k in range(arr.size):
+            out[k] = make_complex(flat_pairs[k, 0], flat_pairs[k, 1])
+        return out.reshape(arr.shape), 2 * arr.size
+    w = as_complex_operand(x)
+    if w is None:
+        raise TypeError(f"{where}: expected a complex number, got {describe(x)}")
+    return make_complex(_inputs(tape, w.re, where)[0], _inputs(tape, w.im, where)[0]), 2
 
 
 def _input_list(Tape tape, list values):

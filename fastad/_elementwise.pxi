@@ -48,9 +48,7 @@ cdef double as_real_number(object x, str where) except? -1.0:
         raise OverflowError(f"{where}: {x!r} is too large for a float") from None
     if value is None:
         if PyComplex_Check(x) or isinstance(x, np.complexfloating):
-            raise NotImplementedError(
-                f"{where}: complex numbers are not supported yet (complex "
-                f"support is a planned feature)")
+            raise TypeError(f"{where}: expected a real number, got the complex {x!r}")
         raise TypeError(f"{where}: expected a real number, got {describe(x)}")
     return value
 
@@ -63,9 +61,7 @@ cdef cnp.ndarray as_float_array(object x, str where):
     if kind in "biuf":
         return np.asarray(arr, dtype=np.float64)
     if kind == "c":
-        raise NotImplementedError(
-            f"{where}: complex arrays are not supported yet (complex support "
-            f"is a planned feature)")
+        raise TypeError(f"{where}: expected real numbers, got {describe(arr)}")
     if kind == "O":
         flat = arr.reshape(-1)
         out = np.empty(flat.shape[0], dtype=np.float64)
@@ -106,6 +102,8 @@ cdef object apply_unary(int op, object x):
         return record_unary(op, <Var>x)
     if type(x) is float:
         return unary_rule(op, PyFloat_AS_DOUBLE(x), 0.0, False)
+    if type(x) is ComplexVar:
+        return complex_unary(op, <ComplexVar>x)
     if isinstance(x, (np.ndarray, list, tuple)):
         reject_array_subclass(x, OP_NAMES[op])
         arr = np.asarray(x)
@@ -115,12 +113,32 @@ cdef object apply_unary(int op, object x):
             for k, item in enumerate(arr.reshape(-1)):
                 out_flat[k] = apply_unary(op, item)
             return out
+        if arr.dtype.kind == "c":
+            # By the same expanded rules as for complex Vars, so values on
+            # numbers and on Vars agree.
+            return np.array([apply_unary(op, complex(item)) for item in arr.reshape(-1)]
+                            ).reshape(arr.shape)
         return map_float_array_unary(op, as_float_array(arr, OP_NAMES[op]))
+    if PyComplex_Check(x) or isinstance(x, np.complexfloating):
+        result = complex_unary(op, as_complex_operand(x))
+        return (<ComplexVar>result).value if type(result) is ComplexVar else result
     return unary_rule(op, as_real_number(x, OP_NAMES[op]), 0.0, False)
 
 
 def _apply_binary_to_scalars(int vv_op, a, b):
     """One element of a binary function (the object-array loop's callback)."""
+    if type(a) is ComplexVar or type(b) is ComplexVar or PyComplex_Check(a) or \
+            PyComplex_Check(b) or isinstance(a, np.complexfloating) or \
+            isinstance(b, np.complexfloating):
+        result = complex_binary(vv_op, a, b)
+        if result is NotImplemented:
+            raise TypeError(f"{OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]}: "
+                            f"expected numbers or Vars, got {describe(a)} and {describe(b)}")
+        if type(result) is ComplexVar and type((<ComplexVar>result).re) is float and \
+                type((<ComplexVar>result).im) is float and type(a) is not ComplexVar \
+                and type(b) is not ComplexVar:
+            return (<ComplexVar>result).value  # numbers in, a number out
+        return result
     if type(a) is Var:
         return record_binary_scalar(vv_op, <Var>a, b, False)
     if type(b) is Var:
@@ -150,6 +168,14 @@ cdef object apply_binary(int vv_op, object a, object b):
         reject_array_subclass(b, name)
         arr_a = np.asarray(a) if not type(a) is Var else np.asarray(a, dtype=object)
         arr_b = np.asarray(b) if not type(b) is Var else np.asarray(b, dtype=object)
+        if arr_a.dtype.kind == "c" or arr_b.dtype.kind == "c":
+            arr_a = arr_a.astype(object) if arr_a.dtype.kind == "c" else arr_a
+            arr_b = arr_b.astype(object) if arr_b.dtype.kind == "c" else arr_b
+            result = np.frompyfunc(partial(_apply_binary_to_scalars, vv_op), 2, 1)(arr_a, arr_b)
+            if not any(type(item) is ComplexVar or type(item) is Var
+                       for item in np.asarray(result).reshape(-1)):
+                return np.asarray(result, dtype=np.complex128)
+            return result
         if arr_a.dtype == object or arr_b.dtype == object:
             return np.frompyfunc(partial(_apply_binary_to_scalars, vv_op), 2, 1)(arr_a, arr_b)
         fa, fb = np.broadcast_arrays(as_float_array(arr_a, name), as_float_array(arr_b, name))

@@ -102,10 +102,16 @@ cdef class Function:
     (a branch guard) comes out differently (``retrace=True``); with
     ``retrace=False`` that raises ``BranchError`` instead.
 
+    A function of a complex input (or with a complex output) works on the
+    real and imaginary parts as two real inputs (outputs): gradients are
+    ``d/dRe + 1j*d/dIm``, tangents and cotangents follow the real-pair
+    convention of ``fastad.jvp`` and ``fastad.vjp``.
+
     Attributes
     ----------
     n_inputs : int
-        Number of input scalars (6 for a (2, 3) input).
+        Number of input scalars (6 for a (2, 3) input; a complex scalar
+        counts once).
     n_outputs : int
         Number of output scalars.
     n_ops : int
@@ -120,8 +126,10 @@ cdef class Function:
     cdef bint retrace
     cdef object in_shape          # None for a scalar input
     cdef object out_shape
-    cdef count_t n_in
-    cdef count_t n_out
+    cdef count_t n_in              # real inputs (two per complex input)
+    cdef count_t n_out             # real outputs (two per complex output)
+    cdef bint complex_in           # inputs are (Re, Im) pairs
+    cdef bint complex_out          # outputs are (Re, Im) pairs
     cdef object lock
 
     def __init__(self, *args, **kwargs):
@@ -129,8 +137,11 @@ cdef class Function:
 
     @staticmethod
     cdef Function create(Recording first, object recorder, bint retrace,
-                         object in_shape, object out_shape):
+                         object in_shape, object out_shape, bint complex_in=False,
+                         bint complex_out=False):
         cdef Function F = Function.__new__(Function)
+        F.complex_in = complex_in
+        F.complex_out = complex_out
         F.recordings = [first]
         F.primary = first
         F.recorder = recorder
@@ -146,13 +157,13 @@ cdef class Function:
 
     @property
     def n_inputs(self):
-        """Number of input scalars."""
-        return self.n_in
+        """Number of input scalars (a complex one counts once)."""
+        return self.n_in // 2 if self.complex_in else self.n_in
 
     @property
     def n_outputs(self):
-        """Number of output scalars."""
-        return self.n_out
+        """Number of output scalars (a complex one counts once)."""
+        return self.n_out // 2 if self.complex_out else self.n_out
 
     @property
     def n_ops(self):
@@ -169,7 +180,9 @@ cdef class Function:
     def __repr__(self):
         if self.primary is None:
             return "<fastad.Function (not made by fastad.trace)>"
-        return (f"<fastad.Function: {self.n_in} inputs, {self.n_out} outputs, "
+        return (f"<fastad.Function: {self.n_inputs} "
+                f"{'complex ' if self.complex_in else ''}inputs, {self.n_outputs} "
+                f"{'complex ' if self.complex_out else ''}outputs, "
                 f"{self.n_ops} tape entries, {len(self.recordings)} branch pattern(s)>")
 
     # ---- input and output shapes -------------------------------------------------
@@ -186,6 +199,9 @@ cdef class Function:
                 f"{where}: a Function replays numbers, not fastad.Vars: inside a "
                 f"transform call the Python function itself (its derivatives then "
                 f"nest), or use F.grad_function() for a differentiable gradient")
+        if self.complex_in:
+            return complex_pairs(x, () if self.in_shape is None else self.in_shape,
+                                 where, name, "the function was traced with an input")
         if type(x) is np.ndarray and x.dtype == np.float64 and x.shape == self.in_shape:
             return np.ascontiguousarray(x).reshape(-1)
         if (type(x) is list or type(x) is tuple) and len(x) == self.n_in and \
@@ -215,6 +231,10 @@ cdef class Function:
     cdef object shaped_like_input(self, cnp.ndarray flat, object x=None):
         """flat shaped like the input: a float, an array, or a list/tuple
         when x (the caller's input) is one."""
+        if self.complex_in:
+            flat = np.ascontiguousarray(flat).view(np.complex128)
+            if self.in_shape is None:
+                return complex(flat[0])
         if self.in_shape is None:
             return float(flat[0])
         if type(x) is list:
@@ -224,12 +244,20 @@ cdef class Function:
         return flat.reshape(self.in_shape)
 
     cdef object shaped_like_output(self, cnp.ndarray flat):
+        if self.complex_out:
+            flat = np.ascontiguousarray(flat).view(np.complex128)
+            if self.out_shape == ():
+                return complex(flat[0])
         if self.out_shape == ():
             return float(flat[0])
         return flat.reshape(self.out_shape)
 
     cdef int check_scalar_output(self, str where) except -1:
         self.check_made()
+        if self.complex_out:
+            raise TypeError(
+                f"{where}: the function's output is complex; a gradient needs a real "
+                f"scalar output (use F.jacobian(x, holomorphic=True), F.jvp or F.vjp)")
         if self.out_shape != ():
             raise TypeError(
                 f"{where}: the function's output has shape {self.out_shape}, not a "
@@ -397,18 +425,24 @@ cdef class Function:
         cotangent : float or numpy.ndarray
             Shaped like x.
         """
-        seeds = np.asarray(w, dtype=np.float64) if not isinstance(w, np.ndarray) else w
-        if seeds.dtype.kind not in "biuf":
-            raise TypeError(f"Function.vjp: w must be numbers, got {describe(seeds)}")
-        if seeds.shape != self.out_shape:
-            raise ValueError(
-                f"Function.vjp: w has shape {seeds.shape}, but the output has shape "
-                f"{self.out_shape}")
-        seeds = np.ascontiguousarray(seeds, dtype=np.float64).reshape(-1)
+        self.check_made()
+        if self.complex_out:
+            seeds = complex_pairs(w, self.out_shape, "Function.vjp", "w", "the output has")
+        else:
+            seeds = np.asarray(w) if not isinstance(w, np.ndarray) else w
+            if seeds.dtype.kind == "c":
+                raise TypeError("Function.vjp: the output is real, but w is complex")
+            if seeds.dtype.kind not in "biuf":
+                raise TypeError(f"Function.vjp: w must be numbers, got {describe(seeds)}")
+            if seeds.shape != self.out_shape:
+                raise ValueError(
+                    f"Function.vjp: w has shape {seeds.shape}, but the output has shape "
+                    f"{self.out_shape}")
+            seeds = np.ascontiguousarray(seeds, dtype=np.float64).reshape(-1)
         out, g = self.replay(x, WANT_VJP, seeds, "Function.vjp")
         return self.shaped_like_output(out), self.shaped_like_input(g, x)
 
-    def jacobian(self, x, mode="auto"):
+    def jacobian(self, x, mode="auto", holomorphic=False):
         """Jacobian at x, of shape ``out.shape + x.shape``.
 
         Parameters
@@ -419,19 +453,31 @@ cdef class Function:
             "reverse" (one reverse sweep per output), "forward" (tangent
             sweeps, 32 input directions at a time) or "auto" (forward when
             there are no more inputs than outputs).
+        holomorphic : bool, optional
+            The complex Jacobian df/dz of a holomorphic f of a complex
+            input, as ``fastad.jacobian``.
 
         Returns
         -------
         numpy.ndarray
-            (A NumPy float64 scalar when the shape is ().)
+            (A NumPy scalar when the shape is ().)
         """
         if mode not in ("auto", "reverse", "forward"):
             raise ValueError(f"Function.jacobian: mode must be 'auto', 'reverse' or "
                              f"'forward', got {mode!r}")
+        self.check_made()
+        if self.complex_in and self.complex_out and not holomorphic:
+            raise TypeError(
+                "Function.jacobian: the function is complex-valued at a complex input; "
+                "pass holomorphic=True for the complex Jacobian of a holomorphic f")
         if mode == "forward" or (mode == "auto" and self.n_in <= self.n_out):
             _, rows = self.replay(x, WANT_TANGENTS, np.eye(self.n_in), "Function.jacobian")
         else:
             _, rows = self.replay(x, WANT_JACOBIAN, None, "Function.jacobian")
+        if self.complex_out:
+            rows = rows[0::2] + 1j * rows[1::2]
+        if self.complex_in:
+            rows = rows[:, 0::2] if holomorphic else rows[:, 0::2] + 1j * rows[:, 1::2]
         jac = rows.reshape(self.out_shape + (() if self.in_shape is None else self.in_shape))
         return jac[()] if jac.shape == () else jac
 
@@ -457,7 +503,15 @@ cdef class Function:
         cdef count_t k
         self.check_made()
         self.check_scalar_output("Function.value_and_grad_batch")
-        points = as_float_array(X, "Function.value_and_grad_batch")
+        if self.complex_in:
+            reject_array_subclass(X, "Function.value_and_grad_batch")
+            points = np.asarray(X)
+            if points.dtype.kind not in "biufc":
+                raise TypeError(f"Function.value_and_grad_batch: expected numbers, got "
+                                f"{describe(points)}")
+            points = np.asarray(points, dtype=np.complex128)
+        else:
+            points = as_float_array(X, "Function.value_and_grad_batch")
         row_shape = () if self.in_shape is None else tuple(self.in_shape)
         if points.ndim < 1 or points.shape[1:] != row_shape:
             raise ValueError(
@@ -477,7 +531,10 @@ cdef class Function:
                 or threads < 1):
             raise ValueError(f"Function.value_and_grad_batch: threads must be a "
                              f"positive int, got {threads!r}")
-        flat = np.ascontiguousarray(points, dtype=np.float64).reshape(k, self.n_in)
+        if self.complex_in:
+            flat = np.ascontiguousarray(points).reshape(-1).view(np.float64).reshape(k, self.n_in)
+        else:
+            flat = np.ascontiguousarray(points, dtype=np.float64).reshape(k, self.n_in)
         values = np.empty(k, dtype=np.float64)
         grads = np.zeros((k, self.n_in), dtype=np.float64)
         failed = np.zeros(k, dtype=np.uint8)
@@ -512,10 +569,12 @@ cdef class Function:
             grads[rows[done]] = sub_grads[done]
             failed[rows[done]] = 0
         for row in np.flatnonzero(failed):
-            v, g = self.replay(flat[row].reshape(row_shape), WANT_GRAD, None,
+            v, g = self.replay(self.shaped_like_input(flat[row].copy()), WANT_GRAD, None,
                                "Function.value_and_grad_batch")
             values[row] = v[0]
             grads[row] = g
+        if self.complex_in:
+            return values, grads.reshape(-1).view(np.complex128).reshape(points.shape)
         return values, grads.reshape(points.shape)
 
     def _batch_chunk(self, Recording rec, cnp.ndarray X, count_t first, count_t stop,
@@ -578,6 +637,11 @@ cdef class Function:
         Sweeps 32 directions at a time (vector forward-over-reverse).
         """
         self.check_scalar_output("Function.hessian")
+        if self.complex_in:
+            raise TypeError(
+                "Function.hessian: the input is complex; a real-valued f of a complex "
+                "input has no complex Hessian (its gradient is not holomorphic); use "
+                "F.hvp (real-pair convention)")
         _, (_, products) = self.replay(x, WANT_SECOND, np.eye(self.n_in), "Function.hessian")
         if self.in_shape is None:
             return float(products[0, 0])
@@ -620,7 +684,8 @@ cdef class Function:
         self.check_scalar_output("Function.grad_function")
         cdef Function G = Function.create(gradient_recording(self.primary), None, self.retrace,
                                           self.in_shape, () if self.in_shape is None
-                                          else tuple(self.in_shape))
+                                          else tuple(self.in_shape), self.complex_in,
+                                          self.complex_in)
         G.recordings = [G.primary] + [gradient_recording(r) for r in self.recordings
                                       if r is not self.primary]
         if self.recorder is not None:
@@ -640,18 +705,23 @@ cdef class Function:
         # The tapes, not f: an unpickled Function replays but cannot re-trace.
         self.check_made()
         return (_restore_function, (self.primary, list(self.recordings), self.retrace,
-                                    self.in_shape, self.out_shape))
+                                    self.in_shape, self.out_shape, self.complex_in,
+                                    self.complex_out))
 
 
-def _restore_function(Recording primary, recordings, retrace, in_shape, out_shape):
+def _restore_function(Recording primary, recordings, retrace, in_shape, out_shape,
+                      complex_in=False, complex_out=False):
     """Rebuild a pickled Function (without its Python function), checking that
     the parts fit together so that no replay can read out of bounds."""
     cdef Function F
     if primary is None or primary.tape is None:
         raise ValueError("fastad: corrupt Function pickle (no recording)")
-    F = Function.create(primary, None, bool(retrace), in_shape, out_shape)
+    F = Function.create(primary, None, bool(retrace), in_shape, out_shape, bool(complex_in),
+                        bool(complex_out))
     expected_in = 1 if in_shape is None else int(np.prod(in_shape, dtype=np.int64))
-    if (expected_in != F.n_in or int(np.prod(F.out_shape, dtype=np.int64)) != F.n_out
+    expected_out = int(np.prod(F.out_shape, dtype=np.int64))
+    if (expected_in * (2 if complex_in else 1) != F.n_in
+            or expected_out * (2 if complex_out else 1) != F.n_out
             or not isinstance(recordings, list) or not recordings):
         raise ValueError("fastad: corrupt Function pickle (shapes)")
     for r in recordings:
@@ -664,10 +734,23 @@ def _restore_function(Recording primary, recordings, retrace, in_shape, out_shap
 
 
 def _make_function(Tape tape, indices, values, count_t n_inputs, recorder, bint retrace,
-                   in_shape, out_shape):
+                   in_shape, out_shape, bint complex_in=False, bint complex_out=False):
     """A Function for a finished tape (used by fastad.trace)."""
     return Function.create(Recording.create(tape, indices, values, n_inputs), recorder,
-                           retrace, in_shape, out_shape)
+                           retrace, in_shape, out_shape, complex_in, complex_out)
+
+
+cdef cnp.ndarray complex_pairs(object x, object shape, str where, str name, str traced):
+    """Complex (or real) x of the given shape as a flat float64 vector of
+    (Re, Im) pairs; ValueError on a wrong shape."""
+    reject_array_subclass(x, where)
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biufc":
+        raise TypeError(f"{where}: {name} must be numbers, got {describe(arr)}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{where}: {name} has shape {arr.shape}, but {traced} of shape "
+                         f"{tuple(shape)}")
+    return np.ascontiguousarray(arr, dtype=np.complex128).reshape(-1).view(np.float64)
 
 
 def _make_recording(Tape tape, indices, values, count_t n_inputs):

@@ -544,13 +544,18 @@ cdef class Tape:
 
         Returns
         -------
-        Var or numpy.ndarray
-            A Var for a number; an object array of Vars of x's shape for an
-            array.
+        Var, ComplexVar or numpy.ndarray
+            A Var for a real number, a ComplexVar (two variables: the real
+            and imaginary part) for a complex one; an object array of them
+            of x's shape for an array.
         """
         if self.finished:
             raise TapeError("this tape has finished recording: make a new Tape for new inputs")
         self.check_recording()
+        if PyComplex_Check(x) or isinstance(x, np.complexfloating) or (
+                isinstance(x, (np.ndarray, list, tuple)) and np.asarray(x).dtype.kind == "c"):
+            return _complex_inputs(self, np.asarray(x) if isinstance(x, (list, tuple)) else x,
+                                   "Tape.var")[0]
         if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
             return self.inputs_from_array(as_float_array(x, "Tape.var"))
         return self.new_input(as_real_number(x, "Tape.var"))
@@ -716,14 +721,15 @@ cdef class Tape:
         ----------
         y : Var or number
             The output; a number (no dependence on the tape) has derivative 0.
-        wrt : Var, array of Var, or list/tuple of those
+        wrt : Var, ComplexVar, array of them, or list/tuple of those
             What to differentiate with respect to.
 
         Returns
         -------
-        float, numpy.ndarray or list
-            Shaped like `wrt`: a float for a Var, a float array for an array,
-            a list (tuple) of results for a list (tuple).
+        float, complex, numpy.ndarray or list
+            Shaped like `wrt`: a float for a Var, ``dy/dRe + 1j*dy/dIm`` for
+            a ComplexVar, an array for an array, a list (tuple) of results
+            for a list (tuple).
         """
         cdef value_t* adj = NULL
         cdef count_t n_adj = 0
@@ -741,12 +747,10 @@ cdef class Tape:
             self.check_output(<Var>y)
             adj = self.adjoints(<Var>y)
             n_adj = <count_t>(<Var>y).index + 1
-        elif as_real_number_or_none(y) is None:
-            raise TypeError(
-                f"Tape.gradient: y must be a scalar Var or a number, got "
-                f"{describe(y)}")
+        else:
+            check_real_output(y)
         try:
-            values = [adj[i] if i < n_adj else 0.0 for i in wanted]
+            values = [adj[i] if 0 <= i < n_adj else 0.0 for i in wanted]
         finally:
             release_buffer(adj)
         return self.place(wrt, iter(values), np.float64)
@@ -756,13 +760,15 @@ cdef class Tape:
         wanted = []
         self.collect_entries(wrt, wanted)
         if type(y) is not Var:
-            if as_real_number_or_none(y) is None:
-                raise TypeError(
-                    f"Tape.gradient: y must be a scalar Var or a number, got {describe(y)}")
+            check_real_output(y)
             terms = [0.0] * len(wanted)
         else:
             self.check_output(<Var>y)
-            terms = Splice.create(self).gradients([(<Var>y).index], [1.0], 0, wanted)
+            # -1 marks a constant part of a ComplexVar: derivative 0
+            on_tape = Splice.create(self).gradients(
+                [(<Var>y).index], [1.0], 0, [i for i in wanted if i >= 0])
+            found = iter(on_tape)
+            terms = [next(found) if i >= 0 else 0.0 for i in wanted]
         return self.place(wrt, iter(terms), object)
 
     cdef int collect_entries(self, object wrt, list wanted) except -1:
@@ -771,6 +777,13 @@ cdef class Tape:
             if (<Var>wrt).tape is not self:
                 raise TapeError("Tape.gradient: a Var in wrt was not recorded on this tape")
             wanted.append((<Var>wrt).index)
+        elif type(wrt) is ComplexVar:
+            # Two results, the real and the imaginary part (-1: a constant)
+            for part in ((<ComplexVar>wrt).re, (<ComplexVar>wrt).im):
+                if type(part) is Var:
+                    self.collect_entries(part, wanted)
+                else:
+                    wanted.append(-1)
         elif isinstance(wrt, np.ndarray):
             for item in wrt.reshape(-1):
                 self.collect_entries(item, wanted)
@@ -787,7 +800,12 @@ cdef class Tape:
         """The next results, in wrt's structure (arrays of dtype for arrays)."""
         if type(wrt) is Var:
             return next(results)
+        if type(wrt) is ComplexVar:
+            re = next(results)
+            return _make_complex(re, next(results))
         if isinstance(wrt, np.ndarray):
+            if dtype is not object and any(type(item) is ComplexVar for item in wrt.reshape(-1)):
+                dtype = np.complex128
             out = np.empty(wrt.size, dtype=dtype)
             for k, item in enumerate(wrt.reshape(-1)):
                 out[k] = self.place(item, results, dtype)

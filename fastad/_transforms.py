@@ -9,12 +9,12 @@ gives the derivative with respect to every input at once.
 import collections
 import functools
 import numbers
-from typing import Any, Callable, NoReturn
+from typing import Any, Callable
 
 import numpy as np
 
 from fastad import _core
-from fastad._core import Tape, Var
+from fastad._core import ComplexVar, Tape, Var
 
 # ---- argument structures ----------------------------------------------------------
 # A differentiated argument is a leaf (number or array) or a list, tuple or
@@ -24,6 +24,11 @@ from fastad._core import Tape, Var
 
 _SCALAR = "scalar"
 _ARRAY = "array"
+# A complex leaf is two inputs per complex scalar, its real and imaginary
+# part, interleaved (the memory layout of complex128): the real-pair
+# convention of API.md section 2.
+_COMPLEX_SCALAR = "complex scalar"
+_COMPLEX_ARRAY = "complex array"
 _NUMBER_SEQ = "number sequence"
 _SEQ = "sequence"
 _DICT = "dict"
@@ -69,14 +74,51 @@ def _record_argument(tape: Tape, x: Any, where: str) -> tuple[Any, Any, int]:
             total += n
         return out, (_DICT, x, key_specs), total
     if isinstance(x, np.ndarray):
+        if _is_complex_array(x):
+            vars_, n = _core._complex_inputs(tape, x, where)
+            return vars_, (_COMPLEX_ARRAY, x.shape), n
         vars_, n = _core._inputs(tape, x, where)
         return vars_, (_ARRAY, x.shape), n
+    if isinstance(x, (complex, np.complexfloating, ComplexVar)):
+        vars_, n = _core._complex_inputs(tape, x, where)
+        return vars_, (_COMPLEX_SCALAR,), n
     if x is None or isinstance(x, (str, bytes)) or not isinstance(x, (numbers.Number, np.generic, Var)):
         raise TypeError(
             f"{where}: cannot differentiate with respect to {_describe(x)}; "
             f"expected a float, int, NumPy array, or a list, tuple or dict of them")
     vars_, n = _core._inputs(tape, x, where)
     return vars_, (_SCALAR,), n
+
+
+def _is_complex_array(x: np.ndarray) -> bool:
+    """Whether array x is complex: a complex dtype, or objects holding a
+    complex number or ComplexVar."""
+    if x.dtype.kind == "c":
+        return True
+    return x.dtype == object and any(
+        isinstance(item, (complex, np.complexfloating, ComplexVar)) for item in x.reshape(-1))
+
+
+def _pack_pairs(re: np.ndarray, im: np.ndarray) -> np.ndarray:
+    """re + 1j*im elementwise; object arrays (nested results) give
+    ComplexVars where a part is a Var."""
+    if re.dtype != object and im.dtype != object:
+        return re + 1j * im
+    out = np.empty(re.shape, dtype=object)
+    for index, (a, b) in enumerate(zip(re.reshape(-1), im.reshape(-1))):
+        out.reshape(-1)[index] = _core._make_complex(a, b)
+    return out
+
+
+def _complex_columns(columns: np.ndarray, holomorphic: bool) -> np.ndarray:
+    """A complex leaf's derivative from its (Re, Im) column pairs.
+
+    Without holomorphic: d/dRe + 1j*d/dIm (the gradient convention). With
+    it: the derivative along the real axis, which for a holomorphic f
+    (whose complex outputs were already packed) is f'(z).
+    """
+    re, im = columns[..., 0::2], columns[..., 1::2]
+    return re if holomorphic else _pack_pairs(re, im)
 
 
 def _leaf_result(columns: np.ndarray, out_shape: tuple[int, ...] | None,
@@ -90,7 +132,9 @@ def _leaf_result(columns: np.ndarray, out_shape: tuple[int, ...] | None,
     if out_shape is None:
         if leaf_shape is None:
             # Nested transforms give object arrays of Vars (and numbers).
-            return columns[0] if columns.dtype == object else float(columns[0])
+            if columns.dtype == object:
+                return columns[0]
+            return complex(columns[0]) if columns.dtype.kind == "c" else float(columns[0])
         return columns.reshape(leaf_shape)
     if leaf_shape is None:
         leaf_shape = ()
@@ -99,7 +143,8 @@ def _leaf_result(columns: np.ndarray, out_shape: tuple[int, ...] | None,
 
 
 def _rebuild(spec: Any, flat: np.ndarray, offset: int,
-             out_shape: tuple[int, ...] | None = None) -> tuple[Any, int]:
+             out_shape: tuple[int, ...] | None = None,
+             holomorphic: bool = False) -> tuple[Any, int]:
     """The derivative for one argument spec from the columns of flat starting
     at offset (see _leaf_result); returns (result, next offset)."""
     kind = spec[0]
@@ -109,6 +154,14 @@ def _rebuild(spec: Any, flat: np.ndarray, offset: int,
         shape = spec[1]
         n = int(np.prod(shape, dtype=np.int64))
         return _leaf_result(flat[..., offset:offset + n], out_shape, shape), offset + n
+    if kind == _COMPLEX_SCALAR:
+        columns = _complex_columns(flat[..., offset:offset + 2], holomorphic)
+        return _leaf_result(columns, out_shape, None), offset + 2
+    if kind == _COMPLEX_ARRAY:
+        shape = spec[1]
+        n = 2 * int(np.prod(shape, dtype=np.int64))
+        columns = _complex_columns(flat[..., offset:offset + n], holomorphic)
+        return _leaf_result(columns, out_shape, shape), offset + n
     if kind == _NUMBER_SEQ:
         _, original, n = spec
         if out_shape is None:
@@ -121,37 +174,74 @@ def _rebuild(spec: Any, flat: np.ndarray, offset: int,
         _, original, specs = spec
         parts = []
         for s in specs:
-            part, offset = _rebuild(s, flat, offset, out_shape)
+            part, offset = _rebuild(s, flat, offset, out_shape, holomorphic)
             parts.append(part)
         return _sequence_like(original, parts), offset
     _, original, specs = spec
     out = _dict_like(original)
     for key, s in specs.items():
-        out[key], offset = _rebuild(s, flat, offset, out_shape)
+        out[key], offset = _rebuild(s, flat, offset, out_shape, holomorphic)
     return out, offset
 
 
 def _rebuild_all(specs: list[Any], flat: np.ndarray,
-                 out_shape: tuple[int, ...] | None = None) -> list[Any]:
+                 out_shape: tuple[int, ...] | None = None,
+                 holomorphic: bool = False) -> list[Any]:
     """Derivatives for every recorded argument, in order."""
     results = []
     offset = 0
     for spec in specs:
-        result, offset = _rebuild(spec, flat, offset, out_shape)
+        result, offset = _rebuild(spec, flat, offset, out_shape, holomorphic)
         results.append(result)
     return results
+
+
+def _has_complex_input(specs: list[Any]) -> bool:
+    """Whether any recorded argument has a complex leaf."""
+    for spec in specs:
+        kind = spec[0]
+        if kind in (_COMPLEX_SCALAR, _COMPLEX_ARRAY):
+            return True
+        if kind == _SEQ and _has_complex_input(spec[2]):
+            return True
+        if kind == _DICT and _has_complex_input(list(spec[2].values())):
+            return True
+    return False
 
 
 def _flatten_like(spec: Any, tangent: Any, where: str, out: list[Any]) -> None:
     """Append tangent's numbers to out in input order, checking that it has
     the structure and shapes the spec records."""
     kind = spec[0]
+    if kind == _COMPLEX_SCALAR:
+        if isinstance(tangent, np.ndarray) and tangent.shape == ():
+            tangent = tangent[()]
+        if type(tangent) is Var or type(tangent) is ComplexVar or (
+                isinstance(tangent, (numbers.Number, np.number))
+                and not isinstance(tangent, (bool, np.bool_))):
+            out.extend(_core._complex_parts(tangent))
+            return
+        raise TypeError(f"{where}: expected a complex number, got {_describe(tangent)}")
+    if kind == _COMPLEX_ARRAY:
+        arr = np.asarray(tangent)
+        if arr.shape != spec[1]:
+            raise ValueError(f"{where}: the tangent has shape {arr.shape}, but the primal "
+                             f"has shape {spec[1]}")
+        if arr.dtype == object:
+            for k, item in enumerate(arr.reshape(-1)):
+                _flatten_like((_COMPLEX_SCALAR,), item, f"{where}[{k}]", out)
+            return
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"{where}: expected numbers, got {_describe(arr)}")
+        out.extend(np.ascontiguousarray(arr, dtype=np.complex128).reshape(-1)
+                   .view(np.float64).tolist())
+        return
     if kind == _SCALAR:
         if type(tangent) is Var:  # a tangent from an enclosing transform
             out.append(tangent)
             return
-        if isinstance(tangent, (complex, np.complexfloating)):
-            raise NotImplementedError(f"{where}: complex tangents are not supported yet (planned)")
+        if isinstance(tangent, (complex, np.complexfloating, ComplexVar)):
+            raise TypeError(f"{where}: the primal is real, but the tangent is complex")
         if not isinstance(tangent, (numbers.Real, np.floating, np.integer)) or isinstance(
                 tangent, (bool, np.bool_)):
             if isinstance(tangent, np.ndarray) and tangent.shape == ():
@@ -167,7 +257,7 @@ def _flatten_like(spec: Any, tangent: Any, where: str, out: list[Any]) -> None:
                 _flatten_like((_SCALAR,), item, f"{where}[{k}]", out)
             return
         if arr.dtype.kind == "c":
-            raise NotImplementedError(f"{where}: complex tangents are not supported yet (planned)")
+            raise TypeError(f"{where}: the primal is real, but the tangent is complex")
         if arr.dtype.kind not in "biuf":
             raise TypeError(f"{where}: expected numbers, got {_describe(arr)}")
         if arr.shape != spec[1]:
@@ -215,10 +305,11 @@ def _scalar_output(out: Any, tape: Tape, where: str) -> Var | float:
             f"{where}: f must return a scalar, but it returned a {type(out).__name__} "
             f"of length {len(out)} (shape ({len(out)},)); use jacobian for "
             f"non-scalar outputs")
-    if isinstance(out, (complex, np.complexfloating)):
+    if isinstance(out, (complex, np.complexfloating, ComplexVar)):
         raise TypeError(
-            f"{where}: f returned a complex number; grad of a complex-valued "
-            f"function needs holomorphic=True")
+            f"{where}: f returned a complex number; differentiating a complex-valued "
+            f"function needs holomorphic=True (or take .real, .imag or abs(z) ** 2 "
+            f"for a real loss)")
     if isinstance(out, (bool, np.bool_)):
         raise TypeError(
             f"{where}: f returned a bool; grad needs a real-valued scalar")
@@ -229,17 +320,26 @@ def _scalar_output(out: Any, tape: Tape, where: str) -> Var | float:
         f"got {_describe(out)}")
 
 
-def _flatten_output(out: Any, tape: Tape, where: str) -> tuple[tuple[int, ...], Any, Any]:
-    """f's output as (shape, entry indices, values); index -1 marks a number.
+def _holomorphic_output(out: Any, tape: Tape, where: str) -> tuple[Any, Any]:
+    """The scalar output of f for holomorphic=True as its (Re, Im) parts."""
+    if isinstance(out, np.ndarray) and out.shape == ():
+        out = out[()]
+    if isinstance(out, (complex, np.complexfloating, ComplexVar)):
+        return _core._complex_parts(out)
+    return _scalar_output(out, tape, where), 0.0
+
+
+def _flatten_output(out: Any, tape: Tape,
+                    where: str) -> tuple[tuple[int, ...], Any, Any, bool]:
+    """f's output as (shape, entry indices, values, is_complex); index -1
+    marks a number.
 
     A Var or number has shape (); an array (object or numeric) its shape; a
-    list or tuple of scalars is taken as a 1-D array.
+    list or tuple of scalars is taken as a 1-D array. A complex output
+    (any element complex) is two real outputs per element, the real and
+    imaginary part, interleaved.
     """
     if isinstance(out, np.ndarray):
-        if out.dtype.kind == "c":
-            raise NotImplementedError(
-                f"{where}: f returned a complex array; complex differentiation "
-                f"is not supported yet (planned)")
         shape = out.shape
         items = out.reshape(-1).tolist() if out.dtype != object else list(out.reshape(-1))
     elif isinstance(out, (list, tuple)):
@@ -256,18 +356,30 @@ def _flatten_output(out: Any, tape: Tape, where: str) -> tuple[tuple[int, ...], 
     else:
         shape = ()
         items = [out]
-    for item in items:
-        if isinstance(item, (complex, np.complexfloating)):
-            raise NotImplementedError(
-                f"{where}: f returned a complex number; complex differentiation is "
-                f"not supported yet (planned)")
+    is_complex = any(isinstance(item, (complex, np.complexfloating, ComplexVar))
+                     for item in items)
+    if is_complex:
+        items = [part for item in items for part in _core._complex_parts(item)]
     indices, values = _core._output_entries(tape, items, where)
-    return shape, indices, values
+    return shape, indices, values, is_complex
 
 
-def _output_value(shape: tuple[int, ...], values: np.ndarray) -> Any:
-    """The primal output: a float for shape (), else a float array."""
-    return float(values[0]) if shape == () else values.reshape(shape)
+def _output_value(shape: tuple[int, ...], values: np.ndarray, is_complex: bool = False) -> Any:
+    """The primal output: a float (complex) for shape (), else a float
+    (complex) array. values are the real outputs (pairs when complex)."""
+    values = np.asarray(values)
+    if is_complex:
+        values = _pack_pairs(values[0::2], values[1::2])
+    if shape == ():
+        if values.dtype == object:
+            return values[0]
+        return complex(values[0]) if is_complex else float(values[0])
+    return values.reshape(shape)
+
+
+def _complex_rows(rows: np.ndarray, is_complex: bool) -> np.ndarray:
+    """Rows over the real outputs packed into rows over f's outputs."""
+    return _pack_pairs(rows[0::2], rows[1::2]) if is_complex else rows
 
 
 # ---- argnums ----------------------------------------------------------------------
@@ -297,6 +409,12 @@ def _resolve_argnums(nums: tuple[int, ...], n_args: int, where: str) -> list[int
     if len(set(out)) != len(out):
         raise ValueError(f"{where}: argnums {nums} name the same argument twice")
     return out
+
+
+def _check_holomorphic(holomorphic: Any, where: str) -> bool:
+    if not isinstance(holomorphic, (bool, np.bool_)):
+        raise TypeError(f"{where}: holomorphic must be True or False, got {holomorphic!r}")
+    return bool(holomorphic)
 
 
 def _check_callable(f: Any, where: str) -> None:
@@ -342,10 +460,11 @@ def _record(f: Callable[..., Any], positions: list[int], args: tuple[Any, ...],
 
 def _holds_var(x: Any) -> bool:
     """Whether x is a Var or an array/list holding one."""
-    if type(x) is Var:
+    if type(x) is Var or type(x) is ComplexVar:
         return True
     if isinstance(x, np.ndarray):
-        return x.dtype == object and any(type(item) is Var for item in x.reshape(-1))
+        return x.dtype == object and any(
+            type(item) is Var or type(item) is ComplexVar for item in x.reshape(-1))
     if isinstance(x, (list, tuple)):
         return any(_holds_var(item) for item in x)
     return False
@@ -361,9 +480,11 @@ def _object_vector(items: list[Any]) -> np.ndarray:
 
 def _value_and_grad_call(f: Callable[..., Any], nums: tuple[int, ...], single: bool,
                          args: tuple[Any, ...], kwargs: dict[str, Any],
-                         where: str) -> tuple[float, Any]:
+                         where: str, holomorphic: bool = False) -> tuple[Any, Any]:
     positions = _resolve_argnums(nums, len(args), where)
     tape, specs, n_inputs, out = _record(f, positions, args, kwargs, where)
+    if holomorphic:
+        return _holomorphic_value_and_grad(tape, specs, n_inputs, out, single, where)
     y = _scalar_output(out, tape, where)
     indices, values = _core._output_entries(tape, [y], where)
     if _core._is_nested(tape):
@@ -379,6 +500,25 @@ def _value_and_grad_call(f: Callable[..., Any], nums: tuple[int, ...], single: b
     return value, (grads[0] if single else tuple(grads))
 
 
+def _holomorphic_value_and_grad(tape: Tape, specs: list[Any], n_inputs: int, out: Any,
+                                single: bool, where: str) -> tuple[Any, Any]:
+    """(f(z), f'(z)) of a complex scalar output: the rows of its real and
+    imaginary part (two reverse sweeps), packed, along the real axis."""
+    parts = _holomorphic_output(out, tape, where)
+    indices, values = _core._output_entries(tape, list(parts), where)
+    if _core._is_nested(tape):
+        splice = _core._splice(tape)
+        value = _core._make_complex(*_core._splice_outputs(splice, indices, values))
+        rows = np.empty((2, n_inputs), dtype=object)
+        rows[0] = _core._splice_gradients(splice, indices, [1.0, 0.0], n_inputs)
+        rows[1] = _core._splice_gradients(splice, indices, [0.0, 1.0], n_inputs)
+    else:
+        value = complex(values[0], values[1])
+        rows = _core._input_jacobian(tape, indices, n_inputs)
+    grads = _rebuild_all(specs, _complex_rows(rows, True)[0], holomorphic=True)
+    return value, (grads[0] if single else tuple(grads))
+
+
 def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
                    holomorphic: bool = False) -> Callable[..., tuple[float, Any]]:
     """Make a function that returns f's value and gradient.
@@ -391,16 +531,17 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
         Which positional arguments to differentiate (default 0). The others,
         and keyword arguments, are passed through as constants.
     holomorphic : bool, optional
-        Differentiate a complex-valued f (complex support is planned; True
-        raises NotImplementedError).
+        f is complex-valued and holomorphic: the value is a complex and the
+        gradient is f'(z). Without it, f must be real-valued, and the
+        gradient at a complex argument z is ``df/dRe(z) + 1j*df/dIm(z)``.
 
     Returns
     -------
     callable
         Takes f's arguments and returns ``(value, gradient)``: value a
-        float, gradient shaped like the argument (a float, an ndarray of
-        its shape, or a list/tuple/dict of those), or a tuple of gradients
-        when argnums is a tuple.
+        float, gradient shaped like the argument (a float, a complex, an
+        ndarray of its shape, or a list/tuple/dict of those), or a tuple of
+        gradients when argnums is a tuple.
 
     Examples
     --------
@@ -410,14 +551,12 @@ def value_and_grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
     """
     _check_callable(f, "value_and_grad")
     nums, single = _check_argnums(argnums, "value_and_grad")
-    if holomorphic:
-        raise NotImplementedError(
-            "value_and_grad(holomorphic=True): complex differentiation is not "
-            "supported yet (planned)")
+    holomorphic = _check_holomorphic(holomorphic, "value_and_grad")
 
     @functools.wraps(f)
-    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[float, Any]:
-        return _value_and_grad_call(f, nums, single, args, kwargs, "value_and_grad")
+    def value_and_grad_f(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
+        return _value_and_grad_call(f, nums, single, args, kwargs, "value_and_grad",
+                                    holomorphic)
 
     return value_and_grad_f
 
@@ -434,15 +573,16 @@ def grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
         Which positional arguments to differentiate (default 0). The others,
         and keyword arguments, are passed through as constants.
     holomorphic : bool, optional
-        Differentiate a complex-valued f (complex support is planned; True
-        raises NotImplementedError).
+        f is complex-valued and holomorphic: the result is f'(z). Without
+        it, f must be real-valued, and the result at a complex argument z
+        is ``df/dRe(z) + 1j*df/dIm(z)``, so ``z - lr * g`` descends.
 
     Returns
     -------
     callable
-        Takes f's arguments and returns df/dx shaped like x (a float, an
-        ndarray of x's shape, or a list/tuple/dict of those), or a tuple of
-        such results when argnums is a tuple.
+        Takes f's arguments and returns df/dx shaped like x (a float, a
+        complex, an ndarray of x's shape, or a list/tuple/dict of those),
+        or a tuple of such results when argnums is a tuple.
 
     Examples
     --------
@@ -452,14 +592,11 @@ def grad(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
     """
     _check_callable(f, "grad")
     nums, single = _check_argnums(argnums, "grad")
-    if holomorphic:
-        raise NotImplementedError(
-            "grad(holomorphic=True): complex differentiation is not supported "
-            "yet (planned)")
+    holomorphic = _check_holomorphic(holomorphic, "grad")
 
     @functools.wraps(f)
     def grad_f(*args: Any, **kwargs: Any) -> Any:
-        return _value_and_grad_call(f, nums, single, args, kwargs, "grad")[1]
+        return _value_and_grad_call(f, nums, single, args, kwargs, "grad", holomorphic)[1]
 
     return grad_f
 
@@ -497,53 +634,65 @@ def vjp(f: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tupl
     if not primals:
         raise TypeError("vjp: give at least one primal argument")
     tape, specs, n_inputs, out = _record(f, list(range(len(primals))), primals, {}, "vjp")
-    shape, indices, values = _flatten_output(out, tape, "vjp")
+    shape, indices, values, is_complex = _flatten_output(out, tape, "vjp")
     if _core._is_nested(tape):
         splice = _core._splice(tape)
-        outs = _object_vector(_core._splice_outputs(splice, indices, values))
+        outs = _output_value(shape, _object_vector(
+            _core._splice_outputs(splice, indices, values)), is_complex)
 
         def nested_vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-            ct = np.asarray(cotangent, dtype=object)
-            if ct.shape != shape:
-                raise ValueError(f"vjp: the cotangent has shape {ct.shape}, but f's output "
-                                 f"has shape {shape}")
-            flat = _core._splice_gradients(splice, indices, ct.reshape(-1).tolist(), n_inputs)
+            flat_ct = _nested_cotangent(cotangent, shape, is_complex)
+            flat = _core._splice_gradients(splice, indices, flat_ct, n_inputs)
             return tuple(_rebuild_all(specs, _object_vector(flat)))
 
-        return (outs[0] if shape == () else outs.reshape(shape)), nested_vjp_fn
+        return outs, nested_vjp_fn
 
     def vjp_fn(cotangent: Any) -> tuple[Any, ...]:
-        ct = np.asarray(cotangent, dtype=object) if _holds_var(cotangent) else None
-        if ct is not None:
+        if _holds_var(cotangent):
             # A cotangent from an enclosing transform: emit the product there.
-            if ct.shape != shape:
-                raise ValueError(f"vjp: the cotangent has shape {ct.shape}, but f's output "
-                                 f"has shape {shape}")
-            flat_ct = ct.reshape(-1).tolist()
+            flat_ct = _nested_cotangent(cotangent, shape, is_complex)
             splice = _core._splice(tape, flat_ct)
             flat = _core._splice_gradients(splice, indices, flat_ct, n_inputs)
             return tuple(_rebuild_all(specs, _object_vector(flat)))
-        seeds = _as_cotangent(cotangent, shape)
+        seeds = _as_cotangent(cotangent, shape, is_complex)
         return tuple(_rebuild_all(specs, _core._input_vjp(tape, indices, seeds, n_inputs)))
 
-    return _output_value(shape, values), vjp_fn
+    return _output_value(shape, values, is_complex), vjp_fn
 
 
-def _as_cotangent(cotangent: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """The cotangent as a flat float64 array; ValueError if not shaped like out."""
+def _nested_cotangent(cotangent: Any, shape: tuple[int, ...], is_complex: bool) -> list[Any]:
+    """A cotangent holding Vars as a flat list over the real outputs."""
+    ct = np.asarray(cotangent, dtype=object)
+    if ct.shape != shape:
+        raise ValueError(f"vjp: the cotangent has shape {ct.shape}, but f's output "
+                         f"has shape {shape}")
+    items = ct.reshape(-1).tolist()
+    if is_complex:
+        return [part for item in items for part in _core._complex_parts(item)]
+    for item in items:
+        if isinstance(item, (complex, np.complexfloating, ComplexVar)):
+            raise TypeError("vjp: f's output is real, but the cotangent is complex")
+    return items
+
+
+def _as_cotangent(cotangent: Any, shape: tuple[int, ...], is_complex: bool = False) -> np.ndarray:
+    """The cotangent as a flat float64 array over the real outputs (Re, Im
+    pairs for a complex output); ValueError if not shaped like out."""
     try:
         ct = np.asarray(cotangent)
     except (TypeError, ValueError):
         ct = np.asarray(None)
-    if ct.dtype.kind == "c":
-        raise NotImplementedError("vjp: complex cotangents are not supported yet (planned)")
-    if ct.dtype.kind not in "biuf" or isinstance(ct, (np.ma.MaskedArray, np.matrix)):
+    if ct.dtype.kind == "c" and not is_complex:
+        raise TypeError("vjp: f's output is real, but the cotangent is complex")
+    if ct.dtype.kind not in "biufc" or isinstance(ct, (np.ma.MaskedArray, np.matrix)):
         raise TypeError(
             f"vjp: the cotangent must be a number or an array of numbers, got "
             f"{_describe(cotangent)}")
     if ct.shape != shape:
         raise ValueError(
             f"vjp: the cotangent has shape {ct.shape}, but f's output has shape {shape}")
+    if is_complex:
+        return np.ascontiguousarray(ct, dtype=np.complex128).reshape(-1).view(np.float64)
     return np.asarray(ct, dtype=np.float64).reshape(-1)
 
 
@@ -568,16 +717,19 @@ def jacobian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
         (a lane of the vector forward sweep costs about a third of a
         reverse sweep, so square Jacobians go forward).
     holomorphic : bool, optional
-        Complex Jacobian of a complex f (planned; True raises
-        NotImplementedError).
+        The complex Jacobian df/dz of a holomorphic, complex-valued f at a
+        complex x. Without it, the rows of a real output at a complex x
+        are ``d/dRe + 1j*d/dIm`` (as ``grad``), and a complex output at a
+        real x gives ``dRe f/dx + 1j*dIm f/dx``; a complex output at a
+        complex x raises TypeError.
 
     Returns
     -------
     callable
         Takes f's arguments and returns an array of shape
-        ``out.shape + x.shape`` (a NumPy float64 scalar when that shape is
-        ()), mirrored into x's structure for lists, tuples and dicts, or a
-        tuple of such results when argnums is a tuple.
+        ``out.shape + x.shape`` (a NumPy scalar when that shape is ()),
+        mirrored into x's structure for lists, tuples and dicts, or a tuple
+        of such results when argnums is a tuple.
 
     Examples
     --------
@@ -590,29 +742,29 @@ def jacobian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
     nums, single = _check_argnums(argnums, "jacobian")
     if mode not in _JACOBIAN_MODES:
         raise ValueError(f"jacobian: mode must be one of {_JACOBIAN_MODES}, got {mode!r}")
-    if holomorphic:
-        raise NotImplementedError(
-            "jacobian(holomorphic=True): complex differentiation is not supported "
-            "yet (planned)")
+    holomorphic = _check_holomorphic(holomorphic, "jacobian")
 
     @functools.wraps(f)
     def jacobian_f(*args: Any, **kwargs: Any) -> Any:
         positions = _resolve_argnums(nums, len(args), "jacobian")
         tape, specs, n_inputs, out = _record(f, positions, args, kwargs, "jacobian")
-        shape, indices, values = _flatten_output(out, tape, "jacobian")
+        shape, indices, values, is_complex = _flatten_output(out, tape, "jacobian")
+        if is_complex and not holomorphic and _has_complex_input(specs):
+            raise TypeError(
+                "jacobian: f is complex-valued at a complex argument; pass "
+                "holomorphic=True for the complex Jacobian of a holomorphic f (or "
+                "differentiate the real and imaginary parts of f separately)")
         if _core._is_nested(tape):
             splice = _core._splice(tape)
             rows = np.empty((len(indices), n_inputs), dtype=object)
             for k in range(len(indices)):
                 one_hot = [1.0 if j == k else 0.0 for j in range(len(indices))]
                 rows[k] = _core._splice_gradients(splice, indices, one_hot, n_inputs)
-            results = _rebuild_all(specs, rows, shape)
-            return results[0] if single else tuple(results)
-        if mode == "forward" or (mode == "auto" and n_inputs <= len(indices)):
+        elif mode == "forward" or (mode == "auto" and n_inputs <= len(indices)):
             rows = _core._input_tangents(tape, indices, np.eye(n_inputs), n_inputs)
         else:
             rows = _core._input_jacobian(tape, indices, n_inputs)
-        results = _rebuild_all(specs, rows, shape)
+        results = _rebuild_all(specs, _complex_rows(rows, is_complex), shape, holomorphic)
         return results[0] if single else tuple(results)
 
     return jacobian_f
@@ -631,8 +783,7 @@ def jacrev(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
     argnums : int or tuple of int, optional
         Which positional arguments to differentiate (default 0).
     holomorphic : bool, optional
-        Complex Jacobian of a complex f (planned; True raises
-        NotImplementedError).
+        As for ``jacobian``: the complex Jacobian of a holomorphic f.
 
     Returns
     -------
@@ -656,8 +807,7 @@ def jacfwd(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
     argnums : int or tuple of int, optional
         Which positional arguments to differentiate (default 0).
     holomorphic : bool, optional
-        Complex Jacobian of a complex f (planned; True raises
-        NotImplementedError).
+        As for ``jacobian``: the complex Jacobian of a holomorphic f.
 
     Returns
     -------
@@ -702,7 +852,7 @@ def jvp(f: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Any, Any]:
     if not primals:
         raise TypeError("jvp: give at least one primal argument")
     tape, specs, n_inputs, out = _record(f, list(range(len(primals))), primals, {}, "jvp")
-    shape, indices, values = _flatten_output(out, tape, "jvp")
+    shape, indices, values, is_complex = _flatten_output(out, tape, "jvp")
     seeds: list[Any] = []
     for k, (spec, tangent) in enumerate(zip(specs, tangents)):
         _flatten_like(spec, tangent, f"jvp: tangent {k}", seeds)
@@ -712,12 +862,11 @@ def jvp(f: Callable[..., Any], primals: Any, tangents: Any) -> tuple[Any, Any]:
         splice = _core._splice(tape, seeds)
         outs = _object_vector(_core._splice_outputs(splice, indices, values))
         tans = _object_vector(_core._splice_tangents(splice, indices, seeds, n_inputs))
-        if shape == ():
-            return outs[0], tans[0]
-        return outs.reshape(shape), tans.reshape(shape)
+        return _output_value(shape, outs, is_complex), _output_value(shape, tans, is_complex)
     columns = _core._input_tangents(tape, indices, np.asarray(seeds).reshape(n_inputs, 1),
                                     n_inputs)
-    return _output_value(shape, values), _output_value(shape, columns[:, 0].copy())
+    return (_output_value(shape, values, is_complex),
+            _output_value(shape, columns[:, 0].copy(), is_complex))
 
 
 def _leaf_blocks(spec: Any, offset: int, leaf: Callable[[int, int, tuple[int, ...] | None], Any]
@@ -766,7 +915,8 @@ def _flat_argument_function(f: Callable[..., Any], args: tuple[Any, ...],
     return flat_f
 
 
-def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
+def hessian(f: Callable[..., Any], argnums: int = 0, *,
+            holomorphic: bool = False) -> Callable[..., Any]:
     """Make a function that returns the Hessian of scalar-valued f.
 
     f is recorded once; the Hessian comes from forward-over-reverse sweeps
@@ -778,6 +928,11 @@ def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
         A function returning a scalar.
     argnums : int, optional
         The positional argument to differentiate twice (default 0).
+    holomorphic : bool, optional
+        f is complex-valued and holomorphic: the result is f''(z), as
+        ``jacobian(grad(f, holomorphic=True), holomorphic=True)``. A real f
+        of a complex argument has no complex Hessian (its gradient is not
+        holomorphic): that raises TypeError; ``hvp`` works there.
 
     Returns
     -------
@@ -798,11 +953,19 @@ def hessian(f: Callable[..., Any], argnums: int = 0) -> Callable[..., Any]:
     nums, single = _check_argnums(argnums, "hessian")
     if not single:
         raise TypeError("hessian: argnums must be a single int")
+    if _check_holomorphic(holomorphic, "hessian"):
+        return jacobian(grad(f, argnums, holomorphic=True), argnums, holomorphic=True)
 
     @functools.wraps(f)
     def hessian_f(*args: Any, **kwargs: Any) -> Any:
         positions = _resolve_argnums(nums, len(args), "hessian")
         tape, specs, n_inputs, out = _record(f, positions, args, kwargs, "hessian")
+        if _has_complex_input(specs):
+            raise TypeError(
+                "hessian: the argument is complex; a real-valued f of a complex "
+                "argument has no complex Hessian (its gradient is not holomorphic). "
+                "Use hvp (real-pair convention), pass the real and imaginary parts "
+                "as real arguments, or holomorphic=True for a holomorphic f")
         y = _scalar_output(out, tape, "hessian")
         _core._output_entries(tape, [y], "hessian")
         spec = specs[0]
@@ -873,27 +1036,31 @@ def hvp(f: Callable[..., Any], x: Any, v: Any) -> Any:
 
 
 def value(obj: Any) -> Any:
-    """The float values of a Var, an array of Vars or a list/tuple of them.
+    """The values of Vars: of a Var, an array of Vars or a list/tuple of them.
 
     Parameters
     ----------
-    obj : Var, number, array_like, list, tuple or dict
+    obj : Var, ComplexVar, number, array_like, list, tuple or dict
         Vars anywhere in it are replaced by their values.
 
     Returns
     -------
-    float, numpy.ndarray, list, tuple or dict
-        A float for a Var or number, a float array for an array, and the
-        same container type for a list, tuple or dict.
+    float, complex, numpy.ndarray, list, tuple or dict
+        A float for a Var or real number, a complex for a ComplexVar or
+        complex number, a float (complex) array for an array, and the same
+        container type for a list, tuple or dict.
     """
-    if type(obj) is Var:
+    if type(obj) is Var or type(obj) is ComplexVar:
         return obj.value
     if isinstance(obj, np.ndarray):
         if obj.dtype == object:
-            return np.array([value(v) for v in obj.reshape(-1)],
-                            dtype=np.float64).reshape(obj.shape)
+            items = [value(v) for v in obj.reshape(-1)]
+            dtype = np.complex128 if any(type(v) is complex for v in items) else np.float64
+            return np.array(items, dtype=dtype).reshape(obj.shape)
         if obj.dtype.kind in "biuf":
             return np.asarray(obj, dtype=np.float64)
+        if obj.dtype.kind == "c":
+            return np.asarray(obj, dtype=np.complex128)
         raise TypeError(f"fastad.value: expected numbers, got {_describe(obj)}")
     if isinstance(obj, (list, tuple)):
         return _sequence_like(obj, [value(v) for v in obj])
@@ -904,17 +1071,6 @@ def value(obj: Any) -> Any:
         return out
     if isinstance(obj, (numbers.Real, np.floating, np.integer)):
         return float(obj)
+    if isinstance(obj, (complex, np.complexfloating)):
+        return complex(obj)
     raise TypeError(f"fastad.value: expected a Var, a number or an array, got {_describe(obj)}")
-
-
-def _planned(name: str, feature: str) -> Callable[..., NoReturn]:
-    def not_yet(*args: Any, **kwargs: Any) -> NoReturn:
-        raise NotImplementedError(f"fastad.{name}: {feature} is not supported yet (planned)")
-    not_yet.__name__ = name
-    not_yet.__qualname__ = name
-    not_yet.__doc__ = f"{feature.capitalize()}: not supported yet (planned)."
-    return not_yet
-
-
-
-

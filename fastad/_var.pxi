@@ -422,9 +422,8 @@ cdef object record_binary_other(int vv_op, Var x, object other, bint reflected):
         c = float(other)
         return record_with_constant(vv_op, x, c, reflected)
     if PyComplex_Check(other) or isinstance(other, np.complexfloating):
-        raise NotImplementedError(
-            "complex numbers in fastad arithmetic are not supported yet "
-            "(complex support is a planned feature)")
+        # A complex constant makes the result complex: see _complex.pxi.
+        return complex_binary(vv_op, other, x) if reflected else complex_binary(vv_op, x, other)
     return NotImplemented
 
 

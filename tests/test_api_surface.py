@@ -15,7 +15,7 @@ UNARY = ["sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tan
          "arccosh", "arctanh", "exp", "exp2", "expm1", "log", "log2", "log10", "log1p", "sqrt",
          "cbrt", "square", "abs", "sign", "floor", "ceil", "erf", "erfc", "sigmoid"]
 BINARY = ["arctan2", "hypot", "power", "maximum", "minimum", "logaddexp"]
-CLASSES = ["Var", "Tape", "Function"]
+CLASSES = ["Var", "ComplexVar", "Tape", "Function"]
 ERRORS = ["FastADError", "TapeError", "BranchError"]
 UTILITIES = ["value", "trace"]
 # Built as stubs that raise NotImplementedError.

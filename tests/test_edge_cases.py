@@ -221,9 +221,13 @@ def test_copies_of_a_function_keep_re_tracing():
 def test_crafted_function_pickles_are_refused():
     import pickle
     F = fastad.trace(lambda x: np.sum(x * x), np.ones(3))
-    restore, (primary, recordings, retrace, in_shape, out_shape) = F.__reduce__()
+    restore, (primary, recordings, retrace, in_shape, out_shape, c_in, c_out) = F.__reduce__()
     with pytest.raises(ValueError, match="corrupt"):
         restore(primary, recordings, retrace, (5,), out_shape)
+    with pytest.raises(ValueError, match="corrupt"):
+        restore(primary, recordings, retrace, in_shape, out_shape, True, c_out)
+    with pytest.raises(ValueError, match="corrupt"):
+        restore(primary, recordings, retrace, in_shape, out_shape, c_in, True)
     with pytest.raises(ValueError, match="corrupt"):
         restore(primary, [object()], retrace, in_shape, out_shape)
     with pytest.raises(ValueError, match="corrupt"):

@@ -535,17 +535,9 @@ def test_grad_in_several_threads():
     assert errors == []
 
 
-# ---- not built yet: must raise NotImplementedError ------------------------------------------
-
 def test_second_order_transforms_are_built():
     assert fastad.hessian(lambda x: x * x * x)(2.0) == 12.0
     assert fastad.hvp(lambda x: x * x * x, 2.0, 0.5) == 6.0
-
-
-@pytest.mark.parametrize("transform", TRANSFORMS)
-def test_holomorphic_raises_not_implemented(transform):
-    with pytest.raises(NotImplementedError):
-        TRANSFORMS[transform](lambda z: z * z, holomorphic=True)(1.0)
 
 
 @pytest.mark.parametrize("outer", TRANSFORMS)

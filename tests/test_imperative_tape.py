@@ -129,14 +129,6 @@ def test_var_of_a_bad_value_raises_type_error(bad):
     assert t.gradient(y, x) == 2.0
 
 
-def test_var_of_a_complex_number_is_not_built_yet():
-    with Tape() as t:
-        with pytest.raises(NotImplementedError, match="complex"):
-            t.var(1j)
-        with pytest.raises(NotImplementedError, match="complex"):
-            t.var(np.array([1j]))
-
-
 def test_var_outside_the_block_raises_tape_error():
     t = Tape()
     with pytest.raises(TapeError, match="not recording"):

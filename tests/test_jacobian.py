@@ -375,29 +375,12 @@ def test_forward_mode_matches_reverse_mode():
     lambda f: jacrev(f, holomorphic=True),
     lambda f: jacobian(f, mode="reverse", holomorphic=True),
 ])
-def test_holomorphic_is_not_built_yet(make):
-    with pytest.raises(NotImplementedError, match="complex"):
-        make(lambda z: z * z)(1.0 + 0j)
-
-
-@pytest.mark.parametrize("x", [1.0 + 2.0j, np.complex128(1.0), np.array([1.0 + 0j, 2.0]), [1.0, 2j]])
-def test_complex_inputs_are_not_built_yet(jac, x):
-    with pytest.raises(NotImplementedError, match="complex"):
-        jac(lambda z: z)(x)
-
-
 @pytest.mark.parametrize("f", [
     lambda x: x * 1j,
     lambda x: np.array([1.0 + 1.0j, 2.0]),
     lambda x: [x[0], 2j],
     lambda x: 1j,
 ])
-def test_complex_outputs_are_not_built_yet(jac, f):
-    with pytest.raises(NotImplementedError, match="complex"):
-        jac(f)(np.array([1.0, 2.0]))
-    assert_close(jac(lambda x: x * 2.0)(1.0), 2.0)
-
-
 # ---- nesting ---------------------------------------------------------------------------
 
 def _jacobian_in_tape():

@@ -741,21 +741,6 @@ def test_forward_mode_replay_matches_reverse():
         F.jvp(np.ones(2), np.ones(3))
 
 
-@pytest.mark.parametrize("x0", [1j, 1.0 + 2.0j, np.complex128(1.0), np.ones(2, dtype=complex)])
-def test_complex_inputs_are_not_built_yet(x0):
-    with pytest.raises(NotImplementedError):
-        fastad.trace(lambda x: x * x, x0)
-
-
-def test_complex_inputs_to_a_function_are_not_built_yet():
-    F = fastad.trace(lambda x: x * x, 1.0)
-    with pytest.raises(NotImplementedError):
-        F(1.0 + 1.0j)
-    G = fastad.trace(lambda x: np.sum(x), np.ones(2))
-    with pytest.raises(NotImplementedError):
-        G(np.ones(2, dtype=complex))
-
-
 # ---- a tape of 10**7 entries ---------------------------------------------------------------
 
 LARGE_SCRIPT = textwrap.dedent("""

@@ -306,28 +306,6 @@ def test_var_of_an_enclosing_transform_as_cotangent():
     assert grad(lambda w: vjp_fn(w)[0] * w)(2.0) == 12.0  # d/dw 3 w^2
 
 
-@pytest.mark.parametrize("ct", [1j, np.complex128(1.0), np.array([1.0 + 0j, 2.0]), [1.0, 1j]],
-                         ids=["complex", "np.complex128", "complex-array", "list-with-complex"])
-def test_complex_cotangent_is_not_built_yet(ct):
-    x = 1.0 if np.ndim(ct) == 0 else np.ones(2)
-    _, vjp_fn = vjp(lambda v: v * 2.0, x)
-    with pytest.raises(NotImplementedError, match="complex"):
-        vjp_fn(ct)
-
-
-@pytest.mark.parametrize("primal", [1j, np.complex64(1.0), np.array([1j]), [1.0, 2j], {"z": 1j}])
-def test_complex_primal_is_not_built_yet(primal):
-    with pytest.raises(NotImplementedError, match="complex"):
-        vjp(lambda z: z, primal)
-
-
-@pytest.mark.parametrize("f", [lambda x: x * 1j, lambda x: np.array([1j]), lambda x: [x, 1j], lambda x: 2j])
-def test_complex_output_is_not_built_yet(f):
-    with pytest.raises(NotImplementedError, match="complex"):
-        vjp(f, 1.0)
-    assert vjp(lambda x: x * 2.0, 1.0)[1](1.0) == (2.0,)
-
-
 def test_no_primals_raises_type_error():
     with pytest.raises(TypeError, match="primal"):
         vjp(lambda: 1.0)
