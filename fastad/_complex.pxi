@@ -117,24 +117,47 @@ cdef dict _COMPLEX_UFUNCS = {
 
 cdef object complex_binary(int vv_op, object a, object b):
     """a (op) b where one of them is complex; NotImplemented for foreign types."""
-    cdef ComplexVar x, y
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        # Elementwise through NumPy's object loop (which calls back here).
-        ufunc = _COMPLEX_UFUNCS.get(vv_op)
-        if ufunc is None:
-            return NotImplemented
-        return ufunc(np.asarray(a, dtype=object) if type(a) is ComplexVar else a,
-                     np.asarray(b, dtype=object) if type(b) is ComplexVar else b)
-    x = as_complex_operand(a)
-    y = as_complex_operand(b)
+    cdef ComplexVar x = None, y = None
+    if type(a) is ComplexVar:
+        x = <ComplexVar>a
+        if type(b) is ComplexVar:
+            y = <ComplexVar>b
+        elif type(b) is Var or type(b) is float:
+            # A real operand acts on each part: no temporary ComplexVar.
+            if vv_op == OP_ADD_VV:
+                return make_complex(part_add(x.re, b), x.im)
+            if vv_op == OP_SUB_VV:
+                return make_complex(part_sub(x.re, b), x.im)
+            if vv_op == OP_MUL_VV:
+                return make_complex(part_mul(x.re, b), part_mul(x.im, b))
+            if vv_op == OP_DIV_VV:
+                return make_complex(part_div(x.re, b), part_div(x.im, b))
+    elif type(b) is ComplexVar and (type(a) is Var or type(a) is float):
+        y = <ComplexVar>b
+        if vv_op == OP_ADD_VV:
+            return make_complex(part_add(a, y.re), y.im)
+        if vv_op == OP_MUL_VV:
+            return make_complex(part_mul(a, y.re), part_mul(a, y.im))
     if x is None or y is None:
-        return NotImplemented
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            # Elementwise through NumPy's object loop (which calls back here).
+            ufunc = _COMPLEX_UFUNCS.get(vv_op)
+            if ufunc is None:
+                return NotImplemented
+            return ufunc(np.asarray(a, dtype=object) if type(a) is ComplexVar else a,
+                         np.asarray(b, dtype=object) if type(b) is ComplexVar else b)
+        if x is None:
+            x = as_complex_operand(a)
+        if y is None:
+            y = as_complex_operand(b)
+        if x is None or y is None:
+            return NotImplemented
+    if vv_op == OP_MUL_VV:
+        return complex_mul(x, y)
     if vv_op == OP_ADD_VV:
         return make_complex(part_add(x.re, y.re), part_add(x.im, y.im))
     if vv_op == OP_SUB_VV:
         return make_complex(part_sub(x.re, y.re), part_sub(x.im, y.im))
-    if vv_op == OP_MUL_VV:
-        return complex_mul(x, y)
     if vv_op == OP_DIV_VV:
         return complex_div(x, y)
     if vv_op == OP_POW_VV:
@@ -144,8 +167,46 @@ cdef object complex_binary(int vv_op, object a, object b):
         f"complex numbers")
 
 
+cdef Tape shared_recording_tape(ComplexVar x, ComplexVar y):
+    """The tape of all four parts when they are Vars of one tape that is
+    recording in this thread (the common case, which can skip the checks
+    and the intermediate Vars of the part-by-part path), else None."""
+    cdef Tape tape
+    if type(x.re) is not Var or type(x.im) is not Var or type(y.re) is not Var \
+            or type(y.im) is not Var:
+        return None
+    tape = (<Var>x.re).tape
+    if (<Var>x.im).tape is not tape or (<Var>y.re).tape is not tape \
+            or (<Var>y.im).tape is not tape or not recording_here(tape):
+        return None
+    return tape
+
+
 cdef ComplexVar complex_mul(ComplexVar x, ComplexVar y):
     # (a + ib)(c + id) = (ac - bd) + i(ad + bc)
+    cdef Tape tape = shared_recording_tape(x, y)
+    cdef Var a, b, c, d
+    cdef value_t ac, bd, ad, bc, re, im
+    cdef index_t i_ac, i_bd, i_ad, i_bc
+    if tape is not None:
+        # The same entries as below, pushed directly: four products and
+        # two sums, with no Var made for the products.
+        a = <Var>x.re
+        b = <Var>x.im
+        c = <Var>y.re
+        d = <Var>y.im
+        ac = binary_rule(OP_MUL_VV, a._value, c._value, 0.0, VALUE)
+        bd = binary_rule(OP_MUL_VV, b._value, d._value, 0.0, VALUE)
+        ad = binary_rule(OP_MUL_VV, a._value, d._value, 0.0, VALUE)
+        bc = binary_rule(OP_MUL_VV, b._value, c._value, 0.0, VALUE)
+        re = binary_rule(OP_SUB_VV, ac, bd, 0.0, VALUE)
+        im = binary_rule(OP_ADD_VV, ad, bc, 0.0, VALUE)
+        i_ac = tape.push(OP_MUL_VV, a.index, c.index, ac)
+        i_bd = tape.push(OP_MUL_VV, b.index, d.index, bd)
+        i_ad = tape.push(OP_MUL_VV, a.index, d.index, ad)
+        i_bc = tape.push(OP_MUL_VV, b.index, c.index, bc)
+        return make_complex(make_var(tape, tape.push(OP_SUB_VV, i_ac, i_bd, re), re),
+                            make_var(tape, tape.push(OP_ADD_VV, i_ad, i_bc, im), im))
     return make_complex(part_sub(part_mul(x.re, y.re), part_mul(x.im, y.im)),
                         part_add(part_mul(x.re, y.im), part_mul(x.im, y.re)))
 
