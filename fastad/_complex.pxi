@@ -11,6 +11,8 @@
 # place where IEEE inf/nan propagation is not followed: inf * 0 would be
 # nan).
 
+from cpython.complex cimport PyComplex_RealAsDouble, PyComplex_ImagAsDouble
+
 # ---- arithmetic on parts (a part is exactly a Var or a float) -----------------------
 
 cdef inline bint is_zero(object p) noexcept:
@@ -91,12 +93,22 @@ cdef object as_part(object x):
     return as_real_number_or_none(x)
 
 
-cdef ComplexVar as_complex_operand(object x):
-    """x as a ComplexVar, or None if it is not a number, Var or ComplexVar."""
+cdef inline ComplexVar common_operand(object x):
+    """x as a ComplexVar for the common operand types, else None."""
     if type(x) is ComplexVar:
         return <ComplexVar>x
+    if type(x) is complex:
+        return make_complex(PyComplex_RealAsDouble(x), PyComplex_ImagAsDouble(x))
     if type(x) is Var or type(x) is float:
         return make_complex(x, 0.0)
+    return None
+
+
+cdef ComplexVar as_complex_operand(object x):
+    """x as a ComplexVar, or None if it is not a number, Var or ComplexVar."""
+    cdef ComplexVar common = common_operand(x)
+    if common is not None:
+        return common
     if PyComplex_Check(x) or isinstance(x, np.complexfloating):
         return make_complex(float(x.real), float(x.imag))
     real = as_real_number_or_none(x)
@@ -138,6 +150,10 @@ cdef object complex_binary(int vv_op, object a, object b):
             return make_complex(part_add(a, y.re), y.im)
         if vv_op == OP_MUL_VV:
             return make_complex(part_mul(a, y.re), part_mul(a, y.im))
+    if x is None:
+        x = common_operand(a)
+    if y is None:
+        y = common_operand(b)
     if x is None or y is None:
         if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
             # Elementwise through NumPy's object loop (which calls back here).
@@ -207,8 +223,52 @@ cdef ComplexVar complex_mul(ComplexVar x, ComplexVar y):
         i_bc = tape.push(OP_MUL_VV, b.index, c.index, bc)
         return make_complex(make_var(tape, tape.push(OP_SUB_VV, i_ac, i_bd, re), re),
                             make_var(tape, tape.push(OP_ADD_VV, i_ad, i_bc, im), im))
+    if type(x.re) is float and type(x.im) is float:
+        tape = constant_times_tape(x, y)
+        if tape is not None:
+            return constant_times(tape, x, y)
+    elif type(y.re) is float and type(y.im) is float:
+        tape = constant_times_tape(y, x)
+        if tape is not None:
+            return constant_times(tape, y, x)
     return make_complex(part_sub(part_mul(x.re, y.re), part_mul(x.im, y.im)),
                         part_add(part_mul(x.re, y.im), part_mul(x.im, y.re)))
+
+
+cdef Tape constant_times_tape(ComplexVar k, ComplexVar z):
+    """The tape for constant_times(k, z) when its direct path applies
+    (z's parts are Vars of one recording tape, k has no zero part), else None."""
+    cdef Tape tape
+    if PyFloat_AS_DOUBLE(k.re) == 0.0 or PyFloat_AS_DOUBLE(k.im) == 0.0 \
+            or type(z.re) is not Var or type(z.im) is not Var:
+        return None
+    tape = (<Var>z.re).tape
+    if (<Var>z.im).tape is not tape or not recording_here(tape):
+        return None
+    return tape
+
+
+cdef ComplexVar constant_times(Tape tape, ComplexVar k, ComplexVar z):
+    """k * z for a complex constant k, pushed directly: (p + iq)(a + ib) =
+    (pa - qb) + i(pb + qa), the entries the part-by-part path records."""
+    cdef Var a = <Var>z.re, b = <Var>z.im
+    cdef value_t p = PyFloat_AS_DOUBLE(k.re), q = PyFloat_AS_DOUBLE(k.im)
+    cdef value_t pa, qb, pb, qa, re, im
+    cdef index_t i_pa, i_qb, i_pb, i_qa
+    pa = binary_rule(OP_MUL_VV, p, a._value, 0.0, VALUE)
+    qb = binary_rule(OP_MUL_VV, q, b._value, 0.0, VALUE)
+    pb = binary_rule(OP_MUL_VV, p, b._value, 0.0, VALUE)
+    qa = binary_rule(OP_MUL_VV, q, a._value, 0.0, VALUE)
+    re = binary_rule(OP_SUB_VV, pa, qb, 0.0, VALUE)
+    im = binary_rule(OP_ADD_VV, pb, qa, 0.0, VALUE)
+    cdef index_t k_p = tape.push_const(p)
+    cdef index_t k_q = tape.push_const(q)
+    i_pa = tape.push(<op_t>(OP_MUL_VV + KIND_CV), k_p, a.index, pa)
+    i_qb = tape.push(<op_t>(OP_MUL_VV + KIND_CV), k_q, b.index, qb)
+    i_pb = tape.push(<op_t>(OP_MUL_VV + KIND_CV), k_p, b.index, pb)
+    i_qa = tape.push(<op_t>(OP_MUL_VV + KIND_CV), k_q, a.index, qa)
+    return make_complex(make_var(tape, tape.push(OP_SUB_VV, i_pa, i_qb, re), re),
+                        make_var(tape, tape.push(OP_ADD_VV, i_pb, i_qa, im), im))
 
 
 cdef ComplexVar complex_div(ComplexVar x, ComplexVar y):

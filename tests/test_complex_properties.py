@@ -1,0 +1,543 @@
+"""Property tests of complex-number support: random complex expression trees.
+
+A random expression tree over two complex variables z, w, a real variable x
+and constants (complex and real, as Python and NumPy scalars) is evaluated on
+fastad's ComplexVars/Vars and on plain NumPy complex/float scalars (the
+reference, with np.exp etc.). The recorded values must match the plain ones;
+gradients (of real losses), holomorphic derivatives, jvp, vjp, jacobians and
+replays of a trace must match central finite differences and each other.
+
+Points near the branch cut of log/sqrt/non-integer powers, near zero divisors,
+near the poles of tan/tanh, near the kink of abs, and points with huge
+intermediate values are skipped (``assume``) by tracking them in the plain
+evaluation.
+"""
+
+import math
+import operator
+
+import numpy as np
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+import fastad
+
+from conftest import Counted, same_bits
+
+SETTINGS = dict(deadline=None, derandomize=True, database=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                       HealthCheck.data_too_large])
+
+N_COMPLEX = 2                 # z, w; the real x is leaf index 2
+MARGIN = 1e-3                 # minimal distance to a branch cut, pole, zero divisor or kink
+MAX_SCALE = 1e3               # largest magnitude of an intermediate value
+
+
+# ---- the operations --------------------------------------------------------------------
+
+def _cut_distance(a):
+    """Distance of the number a to (-inf, 0], the principal branch cut of log and sqrt."""
+    a = complex(a)
+    if not (math.isfinite(a.real) and math.isfinite(a.imag)):
+        return 0.0
+    return abs(a) if a.real > 0 else abs(a.imag)
+
+
+def _finite_abs(v):
+    v = complex(v)
+    if not (math.isfinite(v.real) and math.isfinite(v.imag)):
+        return 0.0
+    return abs(v)
+
+
+def _conj_method(e):
+    # .conj() is the ComplexVar (and NumPy scalar) spelling; a real Var has .conjugate()
+    return e.conj() if type(e) is fastad.ComplexVar else e.conjugate()
+
+
+# name -> (function on fastad operands, function on plain NumPy scalars,
+#          holomorphic, distance of the plain operand to a singular point or None)
+UNARY = {
+    "neg": (operator.neg, operator.neg, True, None),
+    "pos": (operator.pos, operator.pos, True, None),
+    "exp": (fastad.exp, np.exp, True, None),
+    "np.exp": (np.exp, np.exp, True, None),
+    "log": (fastad.log, np.log, True, _cut_distance),
+    "np.log": (np.log, np.log, True, _cut_distance),
+    "log2": (fastad.log2, np.log2, True, _cut_distance),
+    "log10": (np.log10, np.log10, True, _cut_distance),
+    "sqrt": (fastad.sqrt, np.sqrt, True, _cut_distance),
+    "np.sqrt": (np.sqrt, np.sqrt, True, _cut_distance),
+    "square": (fastad.square, np.square, True, None),
+    "sin": (fastad.sin, np.sin, True, None),
+    "np.cos": (np.cos, np.cos, True, None),
+    "tan": (fastad.tan, np.tan, True, lambda a: _finite_abs(np.cos(a))),
+    "np.sinh": (np.sinh, np.sinh, True, None),
+    "cosh": (fastad.cosh, np.cosh, True, None),
+    "tanh": (fastad.tanh, np.tanh, True, lambda a: _finite_abs(np.cosh(a))),
+    "abs": (abs, abs, False, _finite_abs),
+    "real": (lambda e: e.real, lambda e: e.real, False, None),
+    "imag": (lambda e: e.imag, lambda e: e.imag, False, None),
+    "conjugate": (lambda e: e.conjugate(), lambda e: e.conjugate(), False, None),
+    "conj": (_conj_method, np.conj, False, None),
+}
+
+BINARY = {
+    "add": operator.add,
+    "sub": operator.sub,
+    "mul": operator.mul,
+    "div": operator.truediv,
+    "pow": operator.pow,
+}
+
+HOLOMORPHIC_UNARY = sorted(name for name, spec in UNARY.items() if spec[2])
+
+
+def _is_traced(v):
+    return type(v) is fastad.Var or type(v) is fastad.ComplexVar
+
+
+def _as_plain(v):
+    """A plain number as a NumPy scalar (IEEE semantics, NumPy's complex functions)."""
+    if isinstance(v, (complex, np.complexfloating)):
+        return np.complex128(v)
+    return np.float64(v)
+
+
+def _is_constant(tree):
+    if tree[0] == "v":
+        return False
+    if tree[0] == "c":
+        return True
+    return all(_is_constant(child) for child in tree[2:])
+
+
+def _pow_distance(a, b, b_tree):
+    """Distance of the plain base a to where a ** b is singular or on a branch cut."""
+    if _is_constant(b_tree):
+        e = complex(b)
+        if e.imag == 0.0 and e.real == math.floor(e.real) and abs(e.real) <= 100:
+            # an integer power: repeated multiplication, singular only at a == 0 for e < 0
+            return _finite_abs(a) if e.real < 0 else math.inf
+    return _cut_distance(a)
+
+
+def evaluate(tree, leaves, track=None):
+    """Evaluate tree on leaves: ComplexVars/Vars (fastad) or NumPy scalars (plain).
+
+    Subexpressions without a traced operand are evaluated on NumPy scalars in
+    both cases. With `track` (plain leaves only), record the smallest distance
+    of an operand to a singular point ("kink") and the largest magnitude of
+    an intermediate value ("scale").
+    """
+    kind = tree[0]
+    if kind == "v":
+        return leaves[tree[1]]
+    if kind == "c":
+        c = tree[1]
+        return c if any(_is_traced(v) for v in leaves) else _as_plain(c)
+    if kind == "u":
+        fastad_fn, plain_fn, _, kink = UNARY[tree[1]]
+        a = evaluate(tree[2], leaves, track)
+        if _is_traced(a):
+            y = fastad_fn(a)
+        else:
+            a = _as_plain(a)
+            if track is not None and kink is not None:
+                track["kink"] = min(track["kink"], kink(a))
+            y = plain_fn(a)
+    else:
+        name = tree[1]
+        a = evaluate(tree[2], leaves, track)
+        b = evaluate(tree[3], leaves, track)
+        if _is_traced(a) or _is_traced(b):
+            y = BINARY[name](a, b)
+        else:
+            a, b = _as_plain(a), _as_plain(b)
+            if track is not None:
+                if name == "div":
+                    track["kink"] = min(track["kink"], _finite_abs(b))
+                elif name == "pow":
+                    track["kink"] = min(track["kink"], _pow_distance(a, b, tree[3]))
+            y = BINARY[name](a, b)
+    if track is not None:
+        m = _finite_abs(y)
+        track["scale"] = max(track["scale"], m if m > 0.0 or complex(y) == 0 else math.inf)
+    return y
+
+
+def plain_leaves(z, w, x):
+    return [np.complex128(z), np.complex128(w), np.float64(x)]
+
+
+def plain(tree, z, w, x, track=None):
+    """The plain value of tree at (z, w, x), a NumPy scalar."""
+    return _as_plain(evaluate(tree, plain_leaves(z, w, x), track))
+
+
+def checked_point(tree, z, w, x):
+    """The plain value at (z, w, x); skip the example unless it is well inside
+    the smooth domain with moderate intermediate values."""
+    track = {"kink": math.inf, "scale": 0.0}
+    y = plain(tree, z, w, x, track)
+    assume(track["kink"] > MARGIN)
+    assume(track["scale"] < MAX_SCALE)
+    return y, track["scale"]
+
+
+# ---- strategies ------------------------------------------------------------------------
+
+_part = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False)
+_complex_point = st.builds(complex, _part, _part)
+_real_point = _part
+
+_real_constant = st.one_of(
+    st.sampled_from([2, -1, 3, 0, 0.5, 1.0, 2.0, -1.0, 0.0, 1.5, np.float64(0.25), np.int64(2)]),
+    st.builds(lambda v, kind: kind(v), _part, st.sampled_from([float, np.float64])),
+)
+_complex_constant = st.one_of(
+    st.sampled_from([1j, -1j, 1 + 1j, 0.5 - 2j, np.complex128(-0.5 + 0.25j), 2 + 0j]),
+    st.builds(lambda re, im, kind: kind(complex(re, im)), _part, _part,
+              st.sampled_from([complex, np.complex128])),
+)
+_constant_leaf = st.tuples(st.just("c"), st.one_of(_real_constant, _complex_constant))
+
+
+def _expressions(holomorphic, max_leaves=7):
+    variables = list(range(N_COMPLEX)) if holomorphic else list(range(N_COMPLEX + 1))
+    leaf = st.one_of(st.tuples(st.just("v"), st.sampled_from(variables)), _constant_leaf)
+    unary = HOLOMORPHIC_UNARY if holomorphic else sorted(UNARY)
+
+    def extend(children):
+        return st.one_of(
+            st.tuples(st.just("u"), st.sampled_from(unary), children),
+            st.tuples(st.just("b"), st.sampled_from(sorted(BINARY)), children, children),
+        )
+
+    return st.recursive(leaf, extend, max_leaves=max_leaves)
+
+
+expressions = _expressions(holomorphic=False)
+holomorphic_expressions = _expressions(holomorphic=True)
+points = st.tuples(_complex_point, _complex_point, _real_point)
+
+
+def _close(got, want, tol):
+    return abs(complex(got) - complex(want)) <= tol
+
+
+# ---- 1. values --------------------------------------------------------------------------
+
+@settings(max_examples=300, **SETTINGS)
+@given(tree=expressions, point=points)
+def test_value_on_complex_vars_equals_value_on_complex_numbers(tree, point):
+    z, w, x = point
+    expected, scale = checked_point(tree, z, w, x)
+    seen = []
+
+    def f(zv, wv, xv):
+        e = evaluate(tree, [zv, wv, xv])
+        seen.append(e)
+        return abs(e) ** 2
+
+    fastad.grad(f, argnums=(0, 1, 2))(z, w, x)
+    (e,) = seen
+    got = fastad.value(e)
+    # a complex expression stays complex and a real one (abs, .real, .imag) real
+    if isinstance(expected, np.complexfloating):
+        assert type(e) is fastad.ComplexVar or isinstance(e, (complex, np.complexfloating)), e
+        assert type(got) is complex
+    else:
+        assert type(e) is fastad.Var or isinstance(e, (int, float, np.floating, np.integer)), e
+        assert type(got) is float
+    assert _close(got, expected, 1e-10 * max(abs(expected), 1e-3 * scale, 1e-300)), (got, expected)
+
+
+# ---- 2. gradients of real losses against central differences ----------------------------
+
+LOSSES = {
+    "abs2": lambda e: abs(e) ** 2,
+    "real": lambda e: e.real,
+    "imag": lambda e: e.imag,
+    "conj_product": lambda e: (e * e.conjugate()).real,
+    "rotated": lambda e: ((0.6 - 0.8j) * e).imag,
+}
+
+H = 1e-6
+
+
+def _shifted(point, k, step):
+    """point with variable k moved by step (complex for z, w; real for x)."""
+    moved = list(point)
+    moved[k] = moved[k] + step
+    return moved
+
+
+def _central(f, point, k, direction, h):
+    """Central difference of the plain real or complex function f along
+    `direction` (1 or 1j) of variable k."""
+    step = h * max(1.0, abs(point[k]))
+    up = f(*_shifted(point, k, direction * step))
+    down = f(*_shifted(point, k, -direction * step))
+    return (complex(up) - complex(down)) / (2.0 * step), up, down
+
+
+def _finite(*values):
+    return all(math.isfinite(complex(v).real) and math.isfinite(complex(v).imag) for v in values)
+
+
+def _fd_gradient(loss_plain, point, k, scale):
+    """The gradient d/dRe + 1j*d/dIm of variable k (d/dx for the real x) by central
+    differences, with the tolerance of the comparison; skips non-smooth points."""
+    directions = (1.0, 1j) if k < N_COMPLEX else (1.0,)
+    parts = []
+    for direction in directions:
+        fd1, up, down = _central(loss_plain, point, k, direction, H)
+        fd2, _, _ = _central(loss_plain, point, k, direction, H / 2)
+        assume(_finite(fd1, fd2, up, down))
+        # smooth at the scale of the step: both difference quotients agree
+        assume(abs(fd1 - fd2) <= 1e-4 * (1.0 + abs(fd1)))
+        parts.append(fd2.real)
+    fd = complex(parts[0], parts[1]) if k < N_COMPLEX else parts[0]
+    rounding = 1e-8 * (1.0 + scale * scale) / max(1.0, abs(point[k]))
+    return fd, 1e-5 * (1.0 + abs(fd)) + rounding
+
+
+@settings(max_examples=200, **SETTINGS)
+@given(tree=expressions, point=points, loss=st.sampled_from(sorted(LOSSES)))
+def test_gradient_of_real_loss_matches_central_differences(tree, point, loss):
+    z, w, x = point
+    _, scale = checked_point(tree, z, w, x)
+    L = LOSSES[loss]
+
+    def f(zv, wv, xv):
+        return L(evaluate(tree, [zv, wv, xv]))
+
+    def f_plain(zp, wp, xp):
+        return L(plain(tree, zp, wp, xp))
+
+    f0 = f_plain(z, w, x)
+    assume(_finite(f0))
+    value, grads = fastad.value_and_grad(f, argnums=(0, 1, 2))(z, w, x)
+    assert type(value) is float
+    assert abs(value - float(f0)) <= 1e-10 * max(abs(float(f0)), scale * scale, 1.0), (value, f0)
+    assert type(grads[0]) is complex and type(grads[1]) is complex and type(grads[2]) is float
+    for k in range(N_COMPLEX + 1):
+        fd, tol = _fd_gradient(f_plain, point, k, scale)
+        assert abs(grads[k] - fd) <= tol, (k, grads[k], fd)
+    # the real-valued vjp with cotangent 1 is the gradient
+    _, pullback = fastad.vjp(f, z, w, x)
+    for got, want in zip(pullback(1.0), grads):
+        assert _close(got, want, 1e-12 * (1.0 + abs(want))), (got, want)
+
+
+@settings(max_examples=100, **SETTINGS)
+@given(tree=expressions, point=points, tangents=points, cotangent=_complex_point)
+def test_jvp_and_vjp_of_complex_expression(tree, point, tangents, cotangent):
+    """jvp is the real-pair directional derivative d/dt f(p + t v); vjp with
+    cotangent c is the gradient of Re(conj(c) f)."""
+    z, w, x = point
+    expected, scale = checked_point(tree, z, w, x)
+    assume(isinstance(expected, np.complexfloating))
+
+    def f(zv, wv, xv):
+        return evaluate(tree, [zv, wv, xv])
+
+    def along(h):
+        up = plain(tree, *(p + h * v for p, v in zip(point, tangents)))
+        down = plain(tree, *(p - h * v for p, v in zip(point, tangents)))
+        return (complex(up) - complex(down)) / (2 * h), up, down
+
+    fd1, up, down = along(H)
+    fd2, _, _ = along(H / 2)
+    assume(_finite(fd1, fd2, up, down))
+    assume(abs(fd1 - fd2) <= 1e-4 * (1.0 + abs(fd1)))
+
+    out, tangent_out = fastad.jvp(f, (z, w, x), tangents)
+    assert type(out) is complex and type(tangent_out) is complex
+    assert _close(out, expected, 1e-10 * max(abs(expected), 1e-3 * scale, 1e-300))
+    assert _close(tangent_out, fd2, 1e-5 * (1.0 + abs(fd2)) + 1e-8 * (1.0 + scale * scale))
+
+    out2, pullback = fastad.vjp(f, z, w, x)
+    assert out2 == out
+    cotangents = pullback(cotangent)
+    want = fastad.grad(lambda zv, wv, xv: (np.conj(cotangent) * f(zv, wv, xv)).real,
+                       argnums=(0, 1, 2))(z, w, x)
+    for got, g in zip(cotangents, want):
+        assert _close(got, g, 1e-10 * (1.0 + abs(g) + scale * scale)), (got, g)
+    # duality: Re <c, J v> equals Re <J^T c, v> in the real-pair inner product
+    lhs = (np.conj(cotangent) * tangent_out).real
+    rhs = sum((np.conj(c) * v).real for c, v in zip(cotangents, tangents))
+    assert abs(lhs - rhs) <= 1e-9 * (1.0 + abs(lhs) + scale * scale)
+
+
+# ---- 3. holomorphic functions ----------------------------------------------------------
+
+@settings(max_examples=200, **SETTINGS)
+@given(tree=holomorphic_expressions, point=points, v=st.tuples(_complex_point, _complex_point),
+       c=_complex_point)
+def test_holomorphic_derivative_cauchy_riemann_jvp_vjp(tree, point, v, c):
+    z, w, x = point
+    expected, scale = checked_point(tree, z, w, x)
+
+    def f(zv, wv):
+        return evaluate(tree, [zv, wv, None]) + 0j   # complex also where constant
+
+    def f_plain(zp, wp):
+        return plain(tree, zp, wp, 0.0)
+
+    value, derivs = fastad.value_and_grad(f, argnums=(0, 1), holomorphic=True)(z, w)
+    assert type(value) is complex
+    assert _close(value, expected, 1e-10 * max(abs(expected), 1e-3 * scale, 1e-300))
+    assert all(type(d) is complex for d in derivs)
+    assert derivs == fastad.grad(f, argnums=(0, 1), holomorphic=True)(z, w)
+    for k in range(N_COMPLEX):
+        # the same derivative along the real and the imaginary axis
+        for direction in (1.0, 1j):
+            fd1, up, down = _central(f_plain, (z, w), k, direction, H)
+            fd2, _, _ = _central(f_plain, (z, w), k, direction, H / 2)
+            assume(_finite(fd1, fd2, up, down))
+            assume(abs(fd1 - fd2) <= 1e-4 * (1.0 + abs(fd1)))
+            fd = fd2 / direction
+            tol = 1e-5 * (1.0 + abs(fd)) + 1e-8 * (1.0 + scale * scale) / max(1.0, abs((z, w)[k]))
+            assert _close(derivs[k], fd, tol), (k, direction, derivs[k], fd)
+
+    # forward and reverse mode agree with f'(z) v and conj(f'(z)) c
+    bound = 1e-10 * (1.0 + scale * scale) * (1.0 + abs(v[0]) + abs(v[1]) + abs(c))
+    out, tangent = fastad.jvp(f, (z, w), v)
+    assert out == value
+    assert _close(tangent, derivs[0] * v[0] + derivs[1] * v[1], bound)
+    out, pullback = fastad.vjp(f, z, w)
+    assert out == value
+    back = pullback(c)
+    assert isinstance(back, tuple) and len(back) == 2
+    for k in range(N_COMPLEX):
+        assert _close(back[k], np.conj(derivs[k]) * c, bound), (k, back[k])
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(trees=st.lists(_expressions(holomorphic=True, max_leaves=5), min_size=1, max_size=3),
+       point=points)
+def test_holomorphic_jacobian_forward_reverse_and_differences(trees, point):
+    """The complex Jacobian of C^2 -> C^m: forward and reverse mode agree, and
+    match differences along the real axes."""
+    z, w, _ = point
+    scale = 0.0
+    for tree in trees:
+        scale = max(scale, checked_point(tree, z, w, 0.0)[1])
+    zs = np.array([z, w])
+
+    def f(v):
+        return [evaluate(tree, [v[0], v[1], None]) + 0j for tree in trees]
+
+    def f_plain(v):
+        return np.array([complex(plain(tree, v[0], v[1], 0.0)) for tree in trees])
+
+    J_rev = fastad.jacobian(f, holomorphic=True)(zs)
+    J_fwd = fastad.jacobian(f, holomorphic=True, mode="forward")(zs)
+    assert J_rev.shape == J_fwd.shape == (len(trees), 2)
+    assert J_rev.dtype == J_fwd.dtype == np.complex128
+    np.testing.assert_allclose(J_fwd, J_rev, rtol=1e-10, atol=1e-10 * (1.0 + scale * scale))
+    for k in range(2):
+        cols = []
+        for h in (H, H / 2):
+            step = h * max(1.0, abs(zs[k]))
+            e = np.zeros(2, dtype=complex)
+            e[k] = step
+            up, down = f_plain(zs + e), f_plain(zs - e)
+            assume(_finite(*up, *down))
+            cols.append((up - down) / (2 * step))
+        assume(np.all(np.abs(cols[0] - cols[1]) <= 1e-4 * (1.0 + np.abs(cols[0]))))
+        tol = 1e-5 * (1.0 + np.abs(cols[1])) + 1e-8 * (1.0 + scale * scale)
+        assert np.all(np.abs(J_rev[:, k] - cols[1]) <= tol), (k, J_rev[:, k], cols[1])
+
+
+# ---- 4. replay of a trace ---------------------------------------------------------------
+
+@settings(max_examples=100, **SETTINGS)
+@given(tree=expressions, loss=st.sampled_from(sorted(LOSSES)), x=_real_point,
+       p0=st.tuples(_complex_point, _complex_point),
+       others=st.lists(st.tuples(_complex_point, _complex_point), min_size=1, max_size=3))
+def test_trace_replays_values_and_gradients(tree, loss, x, p0, others):
+    """Traced at one point, replayed at others: the value and gradient equal a
+    fresh recording at those points bit for bit, without calling f again."""
+    L = LOSSES[loss]
+    for p in [p0] + others:
+        checked_point(tree, p[0], p[1], x)
+
+    def f(zs):
+        return L(evaluate(tree, [zs[0], zs[1], x]))
+
+    counted = Counted(f)
+    F = fastad.trace(counted, np.array(p0))
+    values, grads = [], []
+    for p in others:
+        zs = np.array(p)
+        fresh_value, fresh_grad = fastad.value_and_grad(f)(zs)
+        assert same_bits(F(zs), fresh_value), (F(zs), fresh_value)
+        g = F.grad(zs)
+        assert g.dtype == np.complex128 and g.shape == (2,)
+        assert same_bits(g.real, fresh_grad.real) and same_bits(g.imag, fresh_grad.imag), (g, fresh_grad)
+        values.append(fresh_value)
+        grads.append(fresh_grad)
+    batch_values, batch_grads = F.value_and_grad_batch(np.array(others))
+    assert batch_values.shape == (len(others),) and batch_grads.shape == (len(others), 2)
+    assert batch_grads.dtype == np.complex128
+    assert same_bits(batch_values, np.array(values))
+    grads = np.array(grads)
+    assert same_bits(batch_grads.real, grads.real) and same_bits(batch_grads.imag, grads.imag)
+    # no comparisons in these expressions (tanh's saturation guard is not reached)
+    assert counted.calls == 1
+
+
+# ---- 5. complex arrays --------------------------------------------------------------------
+
+def _complex_array(shape):
+    n = int(np.prod(shape))
+    return st.lists(_complex_point, min_size=n, max_size=n).map(
+        lambda items: np.array(items, dtype=np.complex128).reshape(shape))
+
+
+@st.composite
+def least_squares_problems(draw):
+    m = draw(st.integers(1, 4))
+    n = draw(st.integers(1, 4))
+    return draw(_complex_array((m, n))), draw(_complex_array((m,))), draw(_complex_array((n,)))
+
+
+@settings(max_examples=60, **SETTINGS)
+@given(problem=least_squares_problems(), others=st.integers(1, 3), v=_complex_point)
+def test_complex_least_squares_gradient(problem, others, v):
+    A, b, z = problem
+    exact = 2.0 * A.conj().T @ (A @ z - b)
+
+    def loss(zs):
+        return np.sum(abs(A @ zs - b) ** 2)
+
+    value, g = fastad.value_and_grad(loss)(z)
+    assert g.dtype == np.complex128 and g.shape == z.shape
+    assert math.isclose(value, float(np.sum(np.abs(A @ z - b) ** 2)), rel_tol=1e-12, abs_tol=1e-12)
+    np.testing.assert_allclose(g, exact, rtol=1e-12, atol=1e-12)
+    _, pullback = fastad.vjp(loss, z)
+    np.testing.assert_allclose(pullback(1.0)[0], g, rtol=1e-14, atol=0)
+
+    # the linear map z -> A z: its holomorphic Jacobian is A in both modes
+    for mode in ("reverse", "forward"):
+        J = fastad.jacobian(lambda zs: A @ zs, holomorphic=True, mode=mode)(z)
+        np.testing.assert_allclose(J, A, rtol=1e-14, atol=1e-14)
+    tangent = np.full(z.shape, v)
+    _, out_tangent = fastad.jvp(lambda zs: A @ zs, (z,), (tangent,))
+    np.testing.assert_allclose(out_tangent, A @ tangent, rtol=1e-12, atol=1e-12)
+    cot = np.full(b.shape, v)
+    _, pullback = fastad.vjp(lambda zs: A @ zs, z)
+    np.testing.assert_allclose(pullback(cot)[0], A.conj().T @ cot, rtol=1e-12, atol=1e-12)
+
+    # replayed at a batch of points
+    F = fastad.trace(loss, z)
+    Z = np.array([z + (k + 1) * v for k in range(others)])
+    values, grads = F.value_and_grad_batch(Z)
+    assert values.shape == (others,) and grads.shape == Z.shape and grads.dtype == np.complex128
+    for k in range(others):
+        r = A @ Z[k] - b
+        assert math.isclose(values[k], float(np.sum(np.abs(r) ** 2)), rel_tol=1e-12, abs_tol=1e-12)
+        np.testing.assert_allclose(grads[k], 2.0 * A.conj().T @ r, rtol=1e-12, atol=1e-12)
