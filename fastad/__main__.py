@@ -114,6 +114,26 @@ def compiled_core() -> str:
     return path
 
 
+def check_complex(rng: random.Random) -> bool:
+    """Gradient of a complex least-squares loss against its closed form."""
+    import numpy as np
+
+    def normal(*shape: int) -> Any:
+        return np.array([rng.gauss(0.0, 1.0) + 1j * rng.gauss(0.0, 1.0)
+                         for _ in range(int(np.prod(shape)))]).reshape(shape)
+
+    A, b, z = normal(5, 3), normal(5), normal(3)
+    g = fastad.grad(lambda v: np.sum(np.abs(A @ v - b) ** 2))(z)
+    error = float(np.max(np.abs(g - 2 * A.conj().T @ (A @ z - b))))
+    holomorphic = fastad.grad(lambda v: v ** 3, holomorphic=True)(z[0])
+    error = max(error, float(abs(holomorphic - 3 * z[0] ** 2)))
+    passed = bool(error < 1e-12)
+    print()
+    print("Complex: grad of sum |A z - b|^2 against 2 A^H (A z - b), and d(z^3)/dz "
+          f"(holomorphic): max abs error {error:.1e} -> {'ok' if passed else 'FAILED'}")
+    return passed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argparse.ArgumentParser(
         prog="python -m fastad",
@@ -160,6 +180,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  fastad record + gradient     {cand * 1e3:9.3f} ms   {ratio:.2f}x  (paired ratio, GC off)")
         print(f"  fastad replay value + grad   {replay_time * 1e3:9.3f} ms   {replay_ratio:.2f}x  "
               f"(fastad.trace; equals the recording: {'ok' if replay_ok else 'FAILED'})")
+    complex_ok = check_complex(rng)
+    ok = ok and complex_ok
     print()
     print("all checks passed" if ok else "SOME CHECKS FAILED")
     return 0 if ok else 1

@@ -74,12 +74,22 @@ GIL policy
     ``noexcept nogil`` C loops over raw pointers and release the GIL for
     tapes longer than NOGIL_MIN_ENTRIES, where that pays for itself.
 
-Complex values (planned)
-    A complex Var will be a pair of real entries (real and imaginary part)
-    with the complex rules expanded into real operations at record time,
-    so the entry layout, opcode table and sweeps stay real and every
-    later sweep (forward, replay, second order) works on complex input
-    unchanged.
+Complex values (_complex.pxi)
+    A complex value is a ComplexVar holding two parts, each a Var or a
+    float constant. Each complex operation is written out as real
+    operations on the parts when it is recorded (a product: four products
+    and two sums; exp: exp, cos, sin and two products), so the entry
+    layout, the opcode table and every sweep stay real, and forward
+    mode, replay, second order and nesting work on complex code
+    unchanged. A complex input is two input entries, Re and Im
+    interleaved (complex128's memory layout), which is the real-pair
+    convention of the transforms: gradients pack as d/dRe + 1j d/dIm, and
+    holomorphic=True reads f'(z) off the derivative along the real axis.
+    Rejected: complex opcodes (a second set of rules, sweeps and emitted
+    derivatives for the same mathematics) and complex adjoints (twice the
+    memory of every real tape). Constant parts stay floats, so a real Var
+    times a complex constant records two products; the price is that
+    x * 0.0 is taken as exactly 0 (inf * 0 does not become nan there).
 
 Replay (_replay.pxi)
     ``trace`` records f once; a ``Function`` re-evaluates the finished tape
