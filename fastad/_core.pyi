@@ -9,7 +9,7 @@ _Number = float | int | np.floating[Any] | np.integer[Any]
 _Operand = Var | _Number
 _ComplexNumber = complex | np.complexfloating[Any, Any]
 _ComplexOperand = ComplexVar | Var | _Number | _ComplexNumber
-_ArrayLike = npt.NDArray[Any] | Sequence[Any]
+_ArrayLike = npt.NDArray[Any] | list[Any] | tuple[Any, ...]
 
 OP_NAMES: tuple[str, ...]
 
