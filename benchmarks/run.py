@@ -32,7 +32,12 @@ Method
     timing except for the "gc on" column. Each problem and size is measured
     in a fresh process (see in_fresh_process for why).
 
-Only the standard library, NumPy, fastad and (optionally) SciPy are used.
+The main suite uses only the standard library, NumPy, fastad and
+(optionally) SciPy and CasADi. Its last section, benchmarks/peers.py,
+compares with autograd, PyTorch, JAX, CasADi, a micrograd-style tape and C
+on the same scalar code, and draws PNG plots with matplotlib; these are
+optional (``pip install ".[bench]"``): a missing one is reported as
+missing.
 """
 
 import argparse
@@ -46,6 +51,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -1245,7 +1251,7 @@ def render_targets(rows):
 
 
 def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, replay,
-                  second, complex_rows):
+                  second, complex_rows, peer_lines):
     kind = "quick smoke run (`--quick`): small sizes, few repeats" if settings.quick \
         else "full run"
     lines = ["# fastad benchmark results", "",
@@ -1316,7 +1322,17 @@ def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, 
               "Judged on Rosenbrock n=10^4 (list input) and the Lotka-Volterra RK4 "
               "problem, on the median figures above.", ""]
     lines += render_targets(rows)
+    lines += [""] + peer_lines
     return "\n".join(lines) + "\n"
+
+
+# ==== peers ========================================================================
+# autograd, PyTorch, JAX, CasADi, a micrograd-style tape and C on the same
+# scalar code: benchmarks/peers.py (optional packages: pip install ".[bench]").
+
+def measure_peers(quick, plot_folder):
+    import peers
+    return peers.run_peers(quick, Path(plot_folder))
 
 
 # ==== main =========================================================================
@@ -1392,6 +1408,12 @@ def main(argv=None):
               f"(entries {r.entries_complex / r.entries_real:.2f}x), "
               f"/ plain complex {r.versus_plain.ratio:.2f}x, replay {r.replay.ratio:.2f}x")
     dispatch = in_fresh_process(measure_dispatch, settings)
+    # A quick run leaves the committed plots alone.
+    plot_folder = HERE if output is not None and output.resolve().parent == HERE \
+        else Path(tempfile.mkdtemp(prefix="fastad-plots-"))
+    print("Peers (same scalar code; pip install '.[bench]' for the optional ones):")
+    peer_lines, peer_targets = in_fresh_process(measure_peers, settings.quick, str(plot_folder))
+    print(f"  plots written to {plot_folder}")
     plain, ops, routes = dispatch
     print(f"NumPy dispatch (ns per operation; float * float {plain:.0f}):")
     for label, ns in ops:
@@ -1400,10 +1422,10 @@ def main(argv=None):
         print(f"  route: {doc:<70} {ns:6.0f}")
 
     report = render_report(settings, info, checks, rows, time.perf_counter() - started,
-                           dispatch, jacrev_rows, replay, second, complex_rows)
+                           dispatch, jacrev_rows, replay, second, complex_rows, peer_lines)
     print("Targets:")
     for target, case, measured, met in (evaluate_targets(rows) + replay_targets(*replay)
-                                        + second_order_targets(*second)):
+                                        + second_order_targets(*second) + peer_targets):
         print(f"  {target:<48} {case:<26} {measured:>14}  {'met' if met else 'MISSED'}")
     if output is None:
         print()
