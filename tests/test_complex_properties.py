@@ -10,7 +10,8 @@ replays of a trace must match central finite differences and each other.
 Points near the branch cut of log/sqrt/non-integer powers, near zero divisors,
 near the poles of tan/tanh, near the kink of abs, and points with huge
 intermediate values are skipped (``assume``) by tracking them in the plain
-evaluation.
+evaluation. Finite differences are central, Richardson-extrapolated, and
+compared only where two step sizes agree (the function is smooth there).
 """
 
 import math
@@ -40,14 +41,15 @@ def _cut_distance(a):
     a = complex(a)
     if not (math.isfinite(a.real) and math.isfinite(a.imag)):
         return 0.0
-    return abs(a) if a.real > 0 else abs(a.imag)
+    return math.hypot(a.real, a.imag) if a.real > 0 else abs(a.imag)
 
 
 def _finite_abs(v):
+    """|v| (inf where it overflows), 0.0 for an infinite or nan v."""
     v = complex(v)
     if not (math.isfinite(v.real) and math.isfinite(v.imag)):
         return 0.0
-    return abs(v)
+    return math.hypot(v.real, v.imag)
 
 
 def _conj_method(e):
@@ -71,10 +73,10 @@ UNARY = {
     "square": (fastad.square, np.square, True, None),
     "sin": (fastad.sin, np.sin, True, None),
     "np.cos": (np.cos, np.cos, True, None),
-    "tan": (fastad.tan, np.tan, True, lambda a: _finite_abs(np.cos(a))),
+    "tan": (fastad.tan, np.tan, True, None),
     "np.sinh": (np.sinh, np.sinh, True, None),
     "cosh": (fastad.cosh, np.cosh, True, None),
-    "tanh": (fastad.tanh, np.tanh, True, lambda a: _finite_abs(np.cosh(a))),
+    "tanh": (fastad.tanh, np.tanh, True, None),
     "abs": (abs, abs, False, _finite_abs),
     "real": (lambda e: e.real, lambda e: e.real, False, None),
     "imag": (lambda e: e.imag, lambda e: e.imag, False, None),
@@ -89,6 +91,15 @@ BINARY = {
     "div": operator.truediv,
     "pow": operator.pow,
 }
+
+# |cos a| for tan, |cosh a| for tanh: the distance to a pole, kept above
+# POLE_MARGIN (fastad's tanh(a + ib) divides by cosh 2a + cos 2b = 2|cosh(a + ib)|**2,
+# whose cancellation costs relative accuracy of about eps / |cosh|**2 near a pole)
+POLES = {"tan": lambda a: _finite_abs(np.cos(a)), "tanh": lambda a: _finite_abs(np.cosh(a))}
+POLE_MARGIN = 0.05
+
+SATURATING = ("tan", "tanh")
+TANH_SATURATION = 36.0
 
 HOLOMORPHIC_UNARY = sorted(name for name, spec in UNARY.items() if spec[2])
 
@@ -116,6 +127,8 @@ def _pow_distance(a, b, b_tree):
     """Distance of the plain base a to where a ** b is singular or on a branch cut."""
     if _is_constant(b_tree):
         e = complex(b)
+        if not _finite(e):
+            return 0.0
         if e.imag == 0.0 and e.real == math.floor(e.real) and abs(e.real) <= 100:
             # an integer power: repeated multiplication, singular only at a == 0 for e < 0
             return _finite_abs(a) if e.real < 0 else math.inf
@@ -145,6 +158,14 @@ def evaluate(tree, leaves, track=None):
             a = _as_plain(a)
             if track is not None and kink is not None:
                 track["kink"] = min(track["kink"], kink(a))
+            if track is not None and tree[1] in POLES:
+                track["pole"] = min(track["pole"], POLES[tree[1]](a))
+            if track is not None and tree[1] in SATURATING and isinstance(a, np.complexfloating):
+                # fastad's complex tanh (tan z = -i tanh(iz)) switches to its
+                # saturated form beyond |Re| > 36: a branch guard on the tape
+                part = abs(a.imag if tree[1] == "tan" else a.real)
+                track["guards"].append(part > TANH_SATURATION)
+                track["kink"] = min(track["kink"], abs(part - TANH_SATURATION))
             y = plain_fn(a)
     else:
         name = tree[1]
@@ -178,16 +199,29 @@ def plain(tree, z, w, x, track=None):
 def checked_point(tree, z, w, x):
     """The plain value at (z, w, x); skip the example unless it is well inside
     the smooth domain with moderate intermediate values."""
-    track = {"kink": math.inf, "scale": 0.0}
-    y = plain(tree, z, w, x, track)
+    y, track = tracked(tree, z, w, x)
     assume(track["kink"] > MARGIN)
+    assume(track["pole"] > POLE_MARGIN)
     assume(track["scale"] < MAX_SCALE)
     return y, track["scale"]
 
 
+def tracked(tree, z, w, x):
+    """The plain value at (z, w, x) and its track: "kink", "scale" and
+    "guards" (the pattern of the branch guards fastad records)."""
+    track = {"kink": math.inf, "pole": math.inf, "scale": 0.0, "guards": []}
+    return plain(tree, z, w, x, track), track
+
+
 # ---- strategies ------------------------------------------------------------------------
 
-_part = st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False)
+# Hypothesis' floats favour 0.0 and tiny values (points on the real axis, where a
+# wrong imaginary part of a derivative goes unseen); a grid of generic values
+# is mixed in
+_part = st.one_of(
+    st.floats(-2.0, 2.0, allow_nan=False, allow_infinity=False),
+    st.integers(-20000, 20000).map(lambda k: k / 10000.0),
+)
 _complex_point = st.builds(complex, _part, _part)
 _real_point = _part
 
@@ -203,18 +237,25 @@ _complex_constant = st.one_of(
 _constant_leaf = st.tuples(st.just("c"), st.one_of(_real_constant, _complex_constant))
 
 
-def _expressions(holomorphic, max_leaves=7):
+@st.composite
+def _expressions(draw, holomorphic, max_ops=10):
+    """A tree of up to max_ops operations (uniform in size, so that larger
+    trees are as common as small ones)."""
     variables = list(range(N_COMPLEX)) if holomorphic else list(range(N_COMPLEX + 1))
-    leaf = st.one_of(st.tuples(st.just("v"), st.sampled_from(variables)), _constant_leaf)
-    unary = HOLOMORPHIC_UNARY if holomorphic else sorted(UNARY)
+    variable = st.tuples(st.just("v"), st.sampled_from(variables))
+    leaf = st.one_of(variable, variable, _constant_leaf)   # two in three a variable
+    unary = st.sampled_from(HOLOMORPHIC_UNARY if holomorphic else sorted(UNARY))
+    binary = st.sampled_from(sorted(BINARY))
 
-    def extend(children):
-        return st.one_of(
-            st.tuples(st.just("u"), st.sampled_from(unary), children),
-            st.tuples(st.just("b"), st.sampled_from(sorted(BINARY)), children, children),
-        )
+    def build(n_ops):
+        if n_ops == 0:
+            return draw(leaf)
+        if draw(st.booleans()):
+            return ("u", draw(unary), build(n_ops - 1))
+        left = draw(st.integers(0, n_ops - 1))
+        return ("b", draw(binary), build(left), build(n_ops - 1 - left))
 
-    return st.recursive(leaf, extend, max_leaves=max_leaves)
+    return build(draw(st.integers(0, max_ops)))
 
 
 expressions = _expressions(holomorphic=False)
@@ -228,7 +269,7 @@ def _close(got, want, tol):
 
 # ---- 1. values --------------------------------------------------------------------------
 
-@settings(max_examples=300, **SETTINGS)
+@settings(max_examples=200, **SETTINGS)
 @given(tree=expressions, point=points)
 def test_value_on_complex_vars_equals_value_on_complex_numbers(tree, point):
     z, w, x = point
@@ -282,6 +323,12 @@ def _central(f, point, k, direction, h):
     return (complex(up) - complex(down)) / (2.0 * step), up, down
 
 
+def _richardson(fd1, fd2):
+    """Richardson extrapolation of central differences with steps h and h/2:
+    truncation error O(h**4) (near a pole the O(h**2) one exceeds the tolerance)."""
+    return (4.0 * fd2 - fd1) / 3.0
+
+
 def _finite(*values):
     return all(math.isfinite(complex(v).real) and math.isfinite(complex(v).imag) for v in values)
 
@@ -297,13 +344,61 @@ def _fd_gradient(loss_plain, point, k, scale):
         assume(_finite(fd1, fd2, up, down))
         # smooth at the scale of the step: both difference quotients agree
         assume(abs(fd1 - fd2) <= 1e-4 * (1.0 + abs(fd1)))
-        parts.append(fd2.real)
+        parts.append(_richardson(fd1, fd2).real)
     fd = complex(parts[0], parts[1]) if k < N_COMPLEX else parts[0]
     rounding = 1e-8 * (1.0 + scale * scale) / max(1.0, abs(point[k]))
     return fd, 1e-5 * (1.0 + abs(fd)) + rounding
 
 
-@settings(max_examples=200, **SETTINGS)
+# a variable (z, w or x), a variable times a constant (a ComplexVar with two
+# Var parts, also from the real x) or a constant
+_variable = st.tuples(st.just("v"), st.sampled_from([0, 1, 2]))
+_operand = st.one_of(_variable, _variable,
+                     st.tuples(st.just("b"), st.just("mul"), _variable, _constant_leaf),
+                     _constant_leaf)
+
+
+@st.composite
+def single_operations(draw):
+    """One operation on variables, scaled variables or constants (not all constant)."""
+    if draw(st.booleans()):
+        tree = ("u", draw(st.sampled_from(sorted(UNARY))), draw(_operand))
+    else:
+        tree = ("b", draw(st.sampled_from(sorted(BINARY))), draw(_operand), draw(_operand))
+    assume(not _is_constant(tree))
+    return tree
+
+
+@settings(max_examples=250, **SETTINGS)
+@given(tree=single_operations(), point=points, c=_complex_point)
+def test_single_operation_value_and_gradient(tree, point, c):
+    """Each operation, with each kind of operand on either side: the value to
+    rounding, and the gradient of Re(conj(c) y) (d/dRe + 1j d/dIm) to central
+    differences."""
+    z, w, x = point
+    expected, scale = checked_point(tree, z, w, x)
+    assume(_finite(expected))
+    c = complex(c) if c != 0 else 1.0
+
+    def f(zv, wv, xv):
+        y = evaluate(tree, [zv, wv, xv])
+        seen.append(y)
+        return (np.conj(c) * y).real
+
+    def f_plain(zp, wp, xp):
+        return (np.conj(c) * plain(tree, zp, wp, xp)).real
+
+    seen = []
+    value, grads = fastad.value_and_grad(f, argnums=(0, 1, 2))(z, w, x)
+    got = fastad.value(seen[0])
+    assert type(got) is (complex if isinstance(expected, np.complexfloating) else float)
+    assert _close(got, expected, 1e-12 * abs(expected) + 1e-300), (got, expected)
+    for k in range(N_COMPLEX + 1):
+        fd, tol = _fd_gradient(f_plain, point, k, scale * (1.0 + abs(c)))
+        assert abs(grads[k] - fd) <= tol, (k, grads[k], fd)
+
+
+@settings(max_examples=150, **SETTINGS)
 @given(tree=expressions, point=points, loss=st.sampled_from(sorted(LOSSES)))
 def test_gradient_of_real_loss_matches_central_differences(tree, point, loss):
     z, w, x = point
@@ -331,7 +426,7 @@ def test_gradient_of_real_loss_matches_central_differences(tree, point, loss):
         assert _close(got, want, 1e-12 * (1.0 + abs(want))), (got, want)
 
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=80, **SETTINGS)
 @given(tree=expressions, point=points, tangents=points, cotangent=_complex_point)
 def test_jvp_and_vjp_of_complex_expression(tree, point, tangents, cotangent):
     """jvp is the real-pair directional derivative d/dt f(p + t v); vjp with
@@ -356,7 +451,8 @@ def test_jvp_and_vjp_of_complex_expression(tree, point, tangents, cotangent):
     out, tangent_out = fastad.jvp(f, (z, w, x), tangents)
     assert type(out) is complex and type(tangent_out) is complex
     assert _close(out, expected, 1e-10 * max(abs(expected), 1e-3 * scale, 1e-300))
-    assert _close(tangent_out, fd2, 1e-5 * (1.0 + abs(fd2)) + 1e-8 * (1.0 + scale * scale))
+    fd = _richardson(fd1, fd2)
+    assert _close(tangent_out, fd, 1e-5 * (1.0 + abs(fd)) + 1e-8 * (1.0 + scale * scale))
 
     out2, pullback = fastad.vjp(f, z, w, x)
     assert out2 == out
@@ -373,7 +469,7 @@ def test_jvp_and_vjp_of_complex_expression(tree, point, tangents, cotangent):
 
 # ---- 3. holomorphic functions ----------------------------------------------------------
 
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=150, **SETTINGS)
 @given(tree=holomorphic_expressions, point=points, v=st.tuples(_complex_point, _complex_point),
        c=_complex_point)
 def test_holomorphic_derivative_cauchy_riemann_jvp_vjp(tree, point, v, c):
@@ -398,7 +494,7 @@ def test_holomorphic_derivative_cauchy_riemann_jvp_vjp(tree, point, v, c):
             fd2, _, _ = _central(f_plain, (z, w), k, direction, H / 2)
             assume(_finite(fd1, fd2, up, down))
             assume(abs(fd1 - fd2) <= 1e-4 * (1.0 + abs(fd1)))
-            fd = fd2 / direction
+            fd = _richardson(fd1, fd2) / direction
             tol = 1e-5 * (1.0 + abs(fd)) + 1e-8 * (1.0 + scale * scale) / max(1.0, abs((z, w)[k]))
             assert _close(derivs[k], fd, tol), (k, direction, derivs[k], fd)
 
@@ -415,8 +511,8 @@ def test_holomorphic_derivative_cauchy_riemann_jvp_vjp(tree, point, v, c):
         assert _close(back[k], np.conj(derivs[k]) * c, bound), (k, back[k])
 
 
-@settings(max_examples=60, **SETTINGS)
-@given(trees=st.lists(_expressions(holomorphic=True, max_leaves=5), min_size=1, max_size=3),
+@settings(max_examples=50, **SETTINGS)
+@given(trees=st.lists(_expressions(holomorphic=True, max_ops=5), min_size=1, max_size=3),
        point=points)
 def test_holomorphic_jacobian_forward_reverse_and_differences(trees, point):
     """The complex Jacobian of C^2 -> C^m: forward and reverse mode agree, and
@@ -448,22 +544,26 @@ def test_holomorphic_jacobian_forward_reverse_and_differences(trees, point):
             assume(_finite(*up, *down))
             cols.append((up - down) / (2 * step))
         assume(np.all(np.abs(cols[0] - cols[1]) <= 1e-4 * (1.0 + np.abs(cols[0]))))
-        tol = 1e-5 * (1.0 + np.abs(cols[1])) + 1e-8 * (1.0 + scale * scale)
-        assert np.all(np.abs(J_rev[:, k] - cols[1]) <= tol), (k, J_rev[:, k], cols[1])
+        fd = _richardson(cols[0], cols[1])
+        tol = 1e-5 * (1.0 + np.abs(fd)) + 1e-8 * (1.0 + scale * scale)
+        assert np.all(np.abs(J_rev[:, k] - fd) <= tol), (k, J_rev[:, k], fd)
 
 
 # ---- 4. replay of a trace ---------------------------------------------------------------
 
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=80, **SETTINGS)
 @given(tree=expressions, loss=st.sampled_from(sorted(LOSSES)), x=_real_point,
        p0=st.tuples(_complex_point, _complex_point),
        others=st.lists(st.tuples(_complex_point, _complex_point), min_size=1, max_size=3))
 def test_trace_replays_values_and_gradients(tree, loss, x, p0, others):
     """Traced at one point, replayed at others: the value and gradient equal a
-    fresh recording at those points bit for bit, without calling f again."""
+    fresh recording at those points bit for bit, without calling f again
+    unless a branch guard changes."""
     L = LOSSES[loss]
+    patterns = set()
     for p in [p0] + others:
         checked_point(tree, p[0], p[1], x)
+        patterns.add(tuple(tracked(tree, p[0], p[1], x)[1]["guards"]))
 
     def f(zs):
         return L(evaluate(tree, [zs[0], zs[1], x]))
@@ -477,7 +577,8 @@ def test_trace_replays_values_and_gradients(tree, loss, x, p0, others):
         assert same_bits(F(zs), fresh_value), (F(zs), fresh_value)
         g = F.grad(zs)
         assert g.dtype == np.complex128 and g.shape == (2,)
-        assert same_bits(g.real, fresh_grad.real) and same_bits(g.imag, fresh_grad.imag), (g, fresh_grad)
+        assert same_bits(g.real, fresh_grad.real), (g, fresh_grad)
+        assert same_bits(g.imag, fresh_grad.imag), (g, fresh_grad)
         values.append(fresh_value)
         grads.append(fresh_grad)
     batch_values, batch_grads = F.value_and_grad_batch(np.array(others))
@@ -486,8 +587,11 @@ def test_trace_replays_values_and_gradients(tree, loss, x, p0, others):
     assert same_bits(batch_values, np.array(values))
     grads = np.array(grads)
     assert same_bits(batch_grads.real, grads.real) and same_bits(batch_grads.imag, grads.imag)
-    # no comparisons in these expressions (tanh's saturation guard is not reached)
-    assert counted.calls == 1
+    # f is called again only for a pattern of tanh's saturation guard not seen
+    # before (the only branches in these expressions)
+    assert counted.calls <= len(patterns)
+    if len(patterns) == 1:
+        assert counted.calls == 1
 
 
 # ---- 5. complex arrays --------------------------------------------------------------------
@@ -505,11 +609,13 @@ def least_squares_problems(draw):
     return draw(_complex_array((m, n))), draw(_complex_array((m,))), draw(_complex_array((n,)))
 
 
-@settings(max_examples=60, **SETTINGS)
+@settings(max_examples=40, **SETTINGS)
 @given(problem=least_squares_problems(), others=st.integers(1, 3), v=_complex_point)
 def test_complex_least_squares_gradient(problem, others, v):
     A, b, z = problem
     exact = 2.0 * A.conj().T @ (A @ z - b)
+    # the size of the terms summed (cancellation makes entries small, not their errors)
+    size = 1.0 + np.abs(A).sum() * (np.abs(A).sum() * np.abs(z).sum() + np.abs(b).sum())
 
     def loss(zs):
         return np.sum(abs(A @ zs - b) ** 2)
@@ -517,7 +623,7 @@ def test_complex_least_squares_gradient(problem, others, v):
     value, g = fastad.value_and_grad(loss)(z)
     assert g.dtype == np.complex128 and g.shape == z.shape
     assert math.isclose(value, float(np.sum(np.abs(A @ z - b) ** 2)), rel_tol=1e-12, abs_tol=1e-12)
-    np.testing.assert_allclose(g, exact, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(g, exact, rtol=1e-12, atol=1e-14 * size)
     _, pullback = fastad.vjp(loss, z)
     np.testing.assert_allclose(pullback(1.0)[0], g, rtol=1e-14, atol=0)
 
@@ -527,10 +633,10 @@ def test_complex_least_squares_gradient(problem, others, v):
         np.testing.assert_allclose(J, A, rtol=1e-14, atol=1e-14)
     tangent = np.full(z.shape, v)
     _, out_tangent = fastad.jvp(lambda zs: A @ zs, (z,), (tangent,))
-    np.testing.assert_allclose(out_tangent, A @ tangent, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out_tangent, A @ tangent, rtol=1e-12, atol=1e-14 * size)
     cot = np.full(b.shape, v)
     _, pullback = fastad.vjp(lambda zs: A @ zs, z)
-    np.testing.assert_allclose(pullback(cot)[0], A.conj().T @ cot, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(pullback(cot)[0], A.conj().T @ cot, rtol=1e-12, atol=1e-14 * size)
 
     # replayed at a batch of points
     F = fastad.trace(loss, z)
@@ -539,5 +645,6 @@ def test_complex_least_squares_gradient(problem, others, v):
     assert values.shape == (others,) and grads.shape == Z.shape and grads.dtype == np.complex128
     for k in range(others):
         r = A @ Z[k] - b
+        size_k = 1.0 + np.abs(A).sum() * (np.abs(A).sum() * np.abs(Z[k]).sum() + np.abs(b).sum())
         assert math.isclose(values[k], float(np.sum(np.abs(r) ** 2)), rel_tol=1e-12, abs_tol=1e-12)
-        np.testing.assert_allclose(grads[k], 2.0 * A.conj().T @ r, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(grads[k], 2.0 * A.conj().T @ r, rtol=1e-12, atol=1e-14 * size_k)
