@@ -272,7 +272,7 @@ cdef ComplexVar constant_times(Tape tape, ComplexVar k, ComplexVar z):
 
 
 cdef ComplexVar complex_div(ComplexVar x, ComplexVar y):
-    cdef object scale
+    cdef object scale, u, v
     if is_zero(y.im):
         return make_complex(part_div(x.re, y.re), part_div(x.im, y.re))
     if type(y.re) is float and type(y.im) is float:
@@ -280,11 +280,15 @@ cdef ComplexVar complex_div(ComplexVar x, ComplexVar y):
         # (Python's complex division scales against overflow).
         r = 1.0 / complex(PyFloat_AS_DOUBLE(y.re), PyFloat_AS_DOUBLE(y.im))
         return complex_mul(x, make_complex(r.real, r.imag))
-    # (a + ib)/(c + id) = ((ac + bd) + i(bc - ad)) / (c^2 + d^2)
-    scale = part_add(part_unary(OP_SQUARE, y.re), part_unary(OP_SQUARE, y.im))
+    # x / w = x conj(w/r) / r with r = |w| by hypot: the same number of
+    # entries as dividing by c^2 + d^2, which would overflow (or underflow)
+    # for |w| beyond 1e154 (below 1e-154) where the quotient is fine.
+    scale = part_binary(OP_HYPOT_VV, y.re, y.im)
+    u = part_div(y.re, scale)
+    v = part_div(y.im, scale)
     return make_complex(
-        part_div(part_add(part_mul(x.re, y.re), part_mul(x.im, y.im)), scale),
-        part_div(part_sub(part_mul(x.im, y.re), part_mul(x.re, y.im)), scale))
+        part_div(part_add(part_mul(x.re, u), part_mul(x.im, v)), scale),
+        part_div(part_sub(part_mul(x.im, u), part_mul(x.re, v)), scale))
 
 
 cdef ComplexVar complex_integer_power(ComplexVar x, long n):

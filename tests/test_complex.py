@@ -641,3 +641,18 @@ def test_value_of_complex_vars():
         assert fastad.value([z, 2j]) == [1 + 2j, 2j]
     assert fastad.value(np.array([1j])).dtype == np.complex128
     assert fastad.value(np.complex64(1j)) == 1j
+
+
+@pytest.mark.parametrize("scale", [1e-200, 1e-160, 1e-100, 1.0, 1e100, 1e160, 1e200])
+def test_division_by_tiny_and_huge_complex_vars_does_not_overflow(scale):
+    z, w = 1.5 - 0.5j, (0.75 + 2.0j) * scale
+    with Tape() as t:
+        a, b = t.var(z), t.var(w)
+        q = a / b
+        r = 1 / b
+    assert_close(q.value, z / w, rtol=1e-14)
+    assert_close(r.value, 1 / w, rtol=1e-14)
+    expected = -(z / w) / w
+    if np.isfinite(expected) and expected != 0:
+        assert_close(fastad.grad(lambda b: z / b, holomorphic=True)(w), expected, rtol=1e-13,
+                     atol=0)
