@@ -401,12 +401,17 @@ cdef object complex_unary(int op, ComplexVar z):
                 part_unary(OP_TANH, a),
                 part_mul(part_mul(part_unary(OP_SIN, part_mul(b, 2.0)), 2.0),
                          part_unary(OP_EXP, part_mul(part_unary(OP_ABS, a), -2.0))))
-        # (sinh 2a + i sin 2b) / (cosh 2a + cos 2b)
-        t = part_mul(a, 2.0)
-        r = part_mul(b, 2.0)
-        d = part_add(part_unary(OP_COSH, t), part_unary(OP_COS, r))
-        return make_complex(part_div(part_unary(OP_SINH, t), d),
-                            part_div(part_unary(OP_SIN, r), d))
+        # tanh z = (sinh a cosh a + i sin b cos b) / (sinh^2 a + cos^2 b).
+        # The textbook denominator cosh 2a + cos 2b equals twice this one
+        # but cancels near the poles (a = 0, b = pi/2 + k pi), losing
+        # digits as eps / distance^2; a sum of squares does not, and unlike
+        # Kahan's tan-based form it has no tan b whose huge derivative
+        # would cancel in the sweeps near b = pi/2.
+        r = part_unary(OP_SINH, a)
+        t = part_unary(OP_COS, b)
+        d = part_add(part_unary(OP_SQUARE, r), part_unary(OP_SQUARE, t))
+        return make_complex(part_div(part_mul(r, part_unary(OP_COSH, a)), d),
+                            part_div(part_mul(part_unary(OP_SIN, b), t), d))
     if op == OP_TAN:
         # tan z = -i tanh(iz)
         w = complex_unary(OP_TANH, make_complex(part_unary(OP_NEG, b) if not is_zero(b) else 0.0, a))

@@ -656,3 +656,14 @@ def test_division_by_tiny_and_huge_complex_vars_does_not_overflow(scale):
     if np.isfinite(expected) and expected != 0:
         assert_close(fastad.grad(lambda b: z / b, holomorphic=True)(w), expected, rtol=1e-13,
                      atol=0)
+
+
+@pytest.mark.parametrize("distance", [1e-2, 1e-4, 1e-6])
+def test_tan_and_tanh_are_accurate_near_their_poles(distance):
+    # The pole of tan at pi/2 and of tanh at i pi/2, approached along both axes
+    for z in (complex(np.pi / 2 - distance, 0.0), complex(np.pi / 2, distance),
+              complex(np.pi / 2 + distance, -distance), complex(np.pi / 2 + distance, 1.0)):
+        assert_close(fastad.tan(z), np.tan(z), rtol=1e-13)
+        assert_close(fastad.tanh(1j * z), np.tanh(1j * z), rtol=1e-13)
+        assert_close(fastad.grad(fastad.tan, holomorphic=True)(z), 1 / np.cos(z) ** 2,
+                     rtol=1e-12)
