@@ -474,10 +474,16 @@ cdef class Function:
             _, rows = self.replay(x, WANT_TANGENTS, np.eye(self.n_in), "Function.jacobian")
         else:
             _, rows = self.replay(x, WANT_JACOBIAN, None, "Function.jacobian")
+        if holomorphic and self.complex_in and not self.complex_out:
+            raise TypeError(
+                "Function.jacobian: holomorphic=True, but the function is real-valued at "
+                "a complex input; a real-valued function is not holomorphic. Use "
+                "holomorphic=False for its rows d/dRe + 1j d/dIm")
         if self.complex_out:
-            rows = rows[0::2] + 1j * rows[1::2]
+            rows = complex_from_parts(rows[0::2], rows[1::2])
         if self.complex_in:
-            rows = rows[:, 0::2] if holomorphic else rows[:, 0::2] + 1j * rows[:, 1::2]
+            rows = rows[:, 0::2] if holomorphic else complex_from_parts(rows[:, 0::2],
+                                                                       rows[:, 1::2])
         jac = rows.reshape(self.out_shape + (() if self.in_shape is None else self.in_shape))
         return jac[()] if jac.shape == () else jac
 
@@ -738,6 +744,14 @@ def _make_function(Tape tape, indices, values, count_t n_inputs, recorder, bint 
     """A Function for a finished tape (used by fastad.trace)."""
     return Function.create(Recording.create(tape, indices, values, n_inputs), recorder,
                            retrace, in_shape, out_shape, complex_in, complex_out)
+
+
+cdef cnp.ndarray complex_from_parts(object re, object im):
+    """re + 1j*im, assigned part by part (1j * inf would make a nan real part)."""
+    cdef cnp.ndarray out = np.empty(np.shape(re), dtype=np.complex128)
+    out.real = re
+    out.imag = im
+    return out
 
 
 cdef cnp.ndarray complex_pairs(object x, object shape, str where, str name, str traced):

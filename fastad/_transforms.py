@@ -103,7 +103,12 @@ def _pack_pairs(re: np.ndarray, im: np.ndarray) -> np.ndarray:
     """re + 1j*im elementwise; object arrays (nested results) give
     ComplexVars where a part is a Var."""
     if re.dtype != object and im.dtype != object:
-        return re + 1j * im
+        # Assigned part by part: re + 1j * im would turn an infinite
+        # imaginary part into a nan real part (1j * inf = nan + inf j).
+        out_numbers = np.empty(np.broadcast_shapes(re.shape, im.shape), dtype=np.complex128)
+        out_numbers.real = re
+        out_numbers.imag = im
+        return out_numbers
     out = np.empty(re.shape, dtype=object)
     for index, (a, b) in enumerate(zip(re.reshape(-1), im.reshape(-1))):
         out.reshape(-1)[index] = _core._make_complex(a, b)
@@ -306,10 +311,16 @@ def _scalar_output(out: Any, tape: Tape, where: str) -> Var | float:
             f"of length {len(out)} (shape ({len(out)},)); use jacobian for "
             f"non-scalar outputs")
     if isinstance(out, (complex, np.complexfloating, ComplexVar)):
+        if where in ("grad", "value_and_grad"):
+            raise TypeError(
+                f"{where}: f returned a complex number; differentiating a complex-valued "
+                f"function needs holomorphic=True (or take .real, .imag or abs(z) ** 2 "
+                f"for a real loss)")
         raise TypeError(
-            f"{where}: f returned a complex number; differentiating a complex-valued "
-            f"function needs holomorphic=True (or take .real, .imag or abs(z) ** 2 "
-            f"for a real loss)")
+            f"{where}: f returned a complex number, but {where} needs a real scalar f "
+            f"(take .real, .imag or abs(z) ** 2; for a holomorphic f use "
+            f"hessian(f, holomorphic=True) or jacobian(grad(f, holomorphic=True), "
+            f"holomorphic=True))")
     if isinstance(out, (bool, np.bool_)):
         raise TypeError(
             f"{where}: f returned a bool; grad needs a real-valued scalar")
@@ -320,13 +331,22 @@ def _scalar_output(out: Any, tape: Tape, where: str) -> Var | float:
         f"got {_describe(out)}")
 
 
-def _holomorphic_output(out: Any, tape: Tape, where: str) -> tuple[Any, Any]:
+_REAL_HOLOMORPHIC = (
+    "{where}: holomorphic=True, but f returned a real value at a complex argument; "
+    "a real-valued function is not holomorphic (its derivative would drop d/dIm). "
+    "Use {where} without holomorphic=True for its gradient d/dRe + 1j d/dIm")
+
+
+def _holomorphic_output(out: Any, tape: Tape, specs: list[Any], where: str) -> tuple[Any, Any]:
     """The scalar output of f for holomorphic=True as its (Re, Im) parts."""
     if isinstance(out, np.ndarray) and out.shape == ():
         out = out[()]
     if isinstance(out, (complex, np.complexfloating, ComplexVar)):
         return _core._complex_parts(out)
-    return _scalar_output(out, tape, where), 0.0
+    y = _scalar_output(out, tape, where)
+    if _has_complex_input(specs):
+        raise TypeError(_REAL_HOLOMORPHIC.format(where=where))
+    return y, 0.0
 
 
 def _flatten_output(out: Any, tape: Tape,
@@ -511,7 +531,7 @@ def _holomorphic_value_and_grad(tape: Tape, specs: list[Any], n_inputs: int, out
                                 single: bool, where: str) -> tuple[Any, Any]:
     """(f(z), f'(z)) of a complex scalar output: the rows of its real and
     imaginary part (two reverse sweeps), packed, along the real axis."""
-    parts = _holomorphic_output(out, tape, where)
+    parts = _holomorphic_output(out, tape, specs, where)
     indices, values = _core._output_entries(tape, list(parts), where)
     if _core._is_nested(tape):
         splice = _core._splice(tape)
@@ -759,8 +779,12 @@ def jacobian(f: Callable[..., Any], argnums: int | tuple[int, ...] = 0, *,
         if is_complex and not holomorphic and _has_complex_input(specs):
             raise TypeError(
                 "jacobian: f is complex-valued at a complex argument; pass "
-                "holomorphic=True for the complex Jacobian of a holomorphic f (or "
-                "differentiate the real and imaginary parts of f separately)")
+                "holomorphic=True for the complex Jacobian of a holomorphic f. A map "
+                "that is not holomorphic, such as the gradient of a real loss, has no "
+                "complex Jacobian: use hvp, or differentiate the real and imaginary "
+                "parts of f separately")
+        if holomorphic and not is_complex and _has_complex_input(specs):
+            raise TypeError(_REAL_HOLOMORPHIC.format(where="jacobian"))
         if _core._is_nested(tape):
             splice = _core._splice(tape)
             rows = np.empty((len(indices), n_inputs), dtype=object)

@@ -667,3 +667,38 @@ def test_tan_and_tanh_are_accurate_near_their_poles(distance):
         assert_close(fastad.tanh(1j * z), np.tanh(1j * z), rtol=1e-13)
         assert_close(fastad.grad(fastad.tan, holomorphic=True)(z), 1 / np.cos(z) ** 2,
                      rtol=1e-12)
+
+
+def test_holomorphic_on_a_real_valued_function_of_a_complex_argument_raises():
+    # It is not holomorphic: a derivative along the real axis alone would be
+    # silently wrong (JAX raises here too).
+    for call in (lambda: fastad.grad(lambda z: abs(z) ** 2, holomorphic=True)(1 + 1j),
+                 lambda: fastad.value_and_grad(lambda z: z.real, holomorphic=True)(1j),
+                 lambda: fastad.jacobian(lambda z: np.abs(z) ** 2, holomorphic=True)(
+                     np.array([1 + 1j, 2j])),
+                 lambda: fastad.hessian(lambda z: abs(z) ** 2, holomorphic=True)(1 + 1j),
+                 lambda: fastad.trace(lambda z: abs(z) ** 2, 1j).jacobian(1j, holomorphic=True)):
+        with pytest.raises(TypeError, match="not holomorphic"):
+            call()
+    # a complex-valued f of a real argument is fine: its derivative along the axis
+    assert_close(fastad.grad(lambda x: x * x, holomorphic=True)(3.0), 6.0)
+
+
+def test_error_messages_point_to_what_exists():
+    with pytest.raises(TypeError, match="hvp needs a real scalar") as info:
+        fastad.hvp(lambda z: z ** 3, 1 + 1j, 1.0)
+    assert "hessian(f, holomorphic=True)" in str(info.value)
+    with pytest.raises(TypeError, match="gradient of a real loss"):
+        fastad.jacobian(fastad.grad(lambda z: abs(z) ** 4))(1 + 1j)
+
+
+def test_infinite_parts_are_packed_without_nan():
+    # 1j * inf is nan + inf j: results are assembled part by part
+    f = lambda z: fastad.sqrt(z.imag) + z.real  # noqa: E731  (sqrt'(0) = inf)
+    for g in (fastad.grad(f)(1 + 0j), fastad.vjp(f, 1 + 0j)[1](1.0)[0],
+              fastad.trace(f, 1 + 0j).grad(1 + 0j)):
+        assert g.real == 1.0 and g.imag == np.inf
+    out, tangent = fastad.jvp(lambda z: z + 1, (complex(1, np.inf),), (1.0,))
+    assert out.real == 2.0 and out.imag == np.inf and tangent == 1.0
+    F = fastad.trace(lambda x: fastad.exp(1j * x) * np.inf, np.array([0.0]))
+    assert F(np.array([0.0]))[0].real == np.inf
