@@ -100,10 +100,17 @@ def test_repeated_grad_keeps_python_allocations_flat():
     assert growth < 1 * MB, f"Python allocations grew by {growth / MB:.2f} MB over 200 grad calls"
 
 
-@pytest.mark.parametrize("name", ["value_and_grad", "jacobian", "vjp", "tape"])
+@pytest.mark.parametrize("name", ["value_and_grad", "jacobian", "vjp", "tape", "complex grad",
+                                  "holomorphic jacobian", "complex replay"])
 def test_other_transforms_keep_memory_flat(name):
     x = X0[:200]
     w = np.ones(199)
+    z = x[:100] + 1j * x[100:]
+
+    def complex_loss(v):
+        return np.sum(np.abs(fastad.exp(v * 0.5j) * v.conjugate() / (v + 2.0)) ** 2)
+
+    replay = fastad.trace(complex_loss, z)
 
     def steps(v):
         return v[1:] * v[:-1] + fastad.sin(v[1:])
@@ -119,6 +126,10 @@ def test_other_transforms_keep_memory_flat(name):
         "jacobian": lambda: fastad.jacobian(steps)(x),
         "vjp": lambda: fastad.vjp(steps, x)[1](w),
         "tape": tape_call,
+        "complex grad": lambda: fastad.grad(complex_loss)(z),
+        "holomorphic jacobian": lambda: fastad.jacobian(lambda v: v[:20] ** 3 / (v[:20] + 2j),
+                                                        holomorphic=True)(z),
+        "complex replay": lambda: replay.value_and_grad_batch(np.stack([z, z, z])),
     }
     fn = calls[name]
     for _ in range(10):
