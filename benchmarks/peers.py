@@ -696,10 +696,7 @@ def evaluate_targets(done):
 
 
 def render_targets(done):
-    lines = ["| target | case | measured | |", "|---|---|---:|---|"]
-    for target, case, measured, met in evaluate_targets(done):
-        lines.append(f"| {target} | {case} | {measured} | {'met' if met else '**MISSED**'} |")
-    return lines
+    return suite.target_table(evaluate_targets(done))
 
 
 def versions():

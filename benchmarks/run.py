@@ -713,9 +713,7 @@ def render_replay(rows, tiny, batch):
     notes = [n for r in rows for n in r.notes]
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
-    lines += ["", "| target | case | measured | |", "|---|---|---:|---|"]
-    lines += [f"| {t} | {c} | {m} | {'met' if ok else '**MISSED**'} |"
-              for t, c, m, ok in replay_targets(rows, tiny, batch)]
+    lines += [""] + target_table(replay_targets(rows, tiny, batch))
     return lines
 
 
@@ -1001,9 +999,7 @@ def render_second_order(rows, vector, peers):
             b = "-" if p.build is None else f"{p.build:.2f} s"
             lines.append(f"| {p.name} | {t} | {b} |" + (f" {p.note}" if p.note else ""))
         lines.append("")
-    lines += ["| target | case | measured | |", "|---|---|---:|---|"]
-    lines += [f"| {t} | {c} | {m} | {'met' if ok else '**MISSED**'} |"
-              for t, c, m, ok in second_order_targets(rows, vector, peers)]
+    lines += target_table(second_order_targets(rows, vector, peers))
     lines.append("")
     return lines
 
@@ -1243,11 +1239,16 @@ def render_diagnostics(rows):
     return lines
 
 
-def render_targets(rows):
-    lines = ["| target | case | measured (median) | |", "|---|---|---:|---|"]
-    for target, case, measured, met in evaluate_targets(rows):
-        lines.append(f"| {target} | {case} | {measured} | {'met' if met else '**MISSED**'} |")
+def target_table(targets, measured_header="measured"):
+    """Markdown rows for (target, case, measured, met) tuples."""
+    lines = [f"| target | case | {measured_header} | |", "|---|---|---:|---|"]
+    lines += [f"| {target} | {case} | {measured} | {'met' if met else '**MISSED**'} |"
+              for target, case, measured, met in targets]
     return lines
+
+
+def render_targets(rows):
+    return target_table(evaluate_targets(rows), "measured (median)")
 
 
 def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, replay,
