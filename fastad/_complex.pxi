@@ -319,9 +319,11 @@ cdef ComplexVar complex_pow(ComplexVar x, ComplexVar y):
             return complex_integer_power(x, <long>e)
     if type(x.re) is float and type(x.im) is float and \
             PyFloat_AS_DOUBLE(x.re) == 0.0 and PyFloat_AS_DOUBLE(x.im) == 0.0:
-        raise ZeroDivisionError(
-            "0 to a complex or non-integer power: Python's complex power is "
-            "undefined there, and so is its derivative")
+        # A constant zero base, as Python's complex power: 0 for a positive
+        # real exponent, undefined otherwise.
+        if type(y.re) is float and is_zero(y.im) and PyFloat_AS_DOUBLE(y.re) > 0.0:
+            return make_complex(0.0, 0.0)
+        raise ZeroDivisionError("0 to a negative or complex power")
     # x**y = exp(y log x), on the principal branch of log
     return complex_unary(OP_EXP, complex_mul(y, complex_unary(OP_LOG, x)))
 

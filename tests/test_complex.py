@@ -226,7 +226,10 @@ def test_conversions_that_drop_the_derivative_raise():
         with pytest.raises(TypeError):
             z + "a"
         with pytest.raises(ZeroDivisionError):
-            (z * 0) ** 0.5
+            (z * 0) ** 1j
+        with pytest.raises(ZeroDivisionError):
+            (z * 0) ** -0.5
+        assert ((z * 0) ** 0.5).value == 0j == 0j ** 0.5
     with pytest.raises(TypeError, match="created directly"):
         ComplexVar()
 
