@@ -183,64 +183,12 @@ cdef object complex_binary(int vv_op, object a, object b):
         f"complex numbers")
 
 
-cdef Tape shared_recording_tape(ComplexVar x, ComplexVar y):
-    """The tape of all four parts when they are Vars of one tape that is
-    recording in this thread (the common case, which can skip the checks
-    and the intermediate Vars of the part-by-part path), else None."""
+cdef inline Tape direct_tape(ComplexVar z):
+    """z's tape when both parts are Vars of one tape recording in this
+    thread (the common case, whose products can be pushed directly, without
+    the checks and the intermediate Vars of the part-by-part path)."""
     cdef Tape tape
-    if type(x.re) is not Var or type(x.im) is not Var or type(y.re) is not Var \
-            or type(y.im) is not Var:
-        return None
-    tape = (<Var>x.re).tape
-    if (<Var>x.im).tape is not tape or (<Var>y.re).tape is not tape \
-            or (<Var>y.im).tape is not tape or not recording_here(tape):
-        return None
-    return tape
-
-
-cdef ComplexVar complex_mul(ComplexVar x, ComplexVar y):
-    # (a + ib)(c + id) = (ac - bd) + i(ad + bc)
-    cdef Tape tape = shared_recording_tape(x, y)
-    cdef Var a, b, c, d
-    cdef value_t ac, bd, ad, bc, re, im
-    cdef index_t i_ac, i_bd, i_ad, i_bc
-    if tape is not None:
-        # The same entries as below, pushed directly: four products and
-        # two sums, with no Var made for the products.
-        a = <Var>x.re
-        b = <Var>x.im
-        c = <Var>y.re
-        d = <Var>y.im
-        ac = binary_rule(OP_MUL_VV, a._value, c._value, 0.0, VALUE)
-        bd = binary_rule(OP_MUL_VV, b._value, d._value, 0.0, VALUE)
-        ad = binary_rule(OP_MUL_VV, a._value, d._value, 0.0, VALUE)
-        bc = binary_rule(OP_MUL_VV, b._value, c._value, 0.0, VALUE)
-        re = binary_rule(OP_SUB_VV, ac, bd, 0.0, VALUE)
-        im = binary_rule(OP_ADD_VV, ad, bc, 0.0, VALUE)
-        i_ac = tape.push(OP_MUL_VV, a.index, c.index, ac)
-        i_bd = tape.push(OP_MUL_VV, b.index, d.index, bd)
-        i_ad = tape.push(OP_MUL_VV, a.index, d.index, ad)
-        i_bc = tape.push(OP_MUL_VV, b.index, c.index, bc)
-        return make_complex(make_var(tape, tape.push(OP_SUB_VV, i_ac, i_bd, re), re),
-                            make_var(tape, tape.push(OP_ADD_VV, i_ad, i_bc, im), im))
-    if type(x.re) is float and type(x.im) is float:
-        tape = constant_times_tape(x, y)
-        if tape is not None:
-            return constant_times(tape, x, y)
-    elif type(y.re) is float and type(y.im) is float:
-        tape = constant_times_tape(y, x)
-        if tape is not None:
-            return constant_times(tape, y, x)
-    return make_complex(part_sub(part_mul(x.re, y.re), part_mul(x.im, y.im)),
-                        part_add(part_mul(x.re, y.im), part_mul(x.im, y.re)))
-
-
-cdef Tape constant_times_tape(ComplexVar k, ComplexVar z):
-    """The tape for constant_times(k, z) when its direct path applies
-    (z's parts are Vars of one recording tape, k has no zero part), else None."""
-    cdef Tape tape
-    if PyFloat_AS_DOUBLE(k.re) == 0.0 or PyFloat_AS_DOUBLE(k.im) == 0.0 \
-            or type(z.re) is not Var or type(z.im) is not Var:
+    if type(z.re) is not Var or type(z.im) is not Var:
         return None
     tape = (<Var>z.re).tape
     if (<Var>z.im).tape is not tape or not recording_here(tape):
@@ -248,27 +196,53 @@ cdef Tape constant_times_tape(ComplexVar k, ComplexVar z):
     return tape
 
 
+cdef inline bint is_nonzero_constant(ComplexVar k) noexcept:
+    return type(k.re) is float and type(k.im) is float and \
+        PyFloat_AS_DOUBLE(k.re) != 0.0 and PyFloat_AS_DOUBLE(k.im) != 0.0
+
+
+cdef inline ComplexVar push_product(Tape tape, op_t mul, index_t a, index_t b, value_t a_value,
+                             value_t b_value, Var c, Var d):
+    """(a + ib)(c + id) = (ac - bd) + i(ad + bc) pushed directly: the four
+    products (of kind mul: a and b are entries, or constant-pool slots) and
+    the two sums that the part-by-part path records, with Vars made only
+    for the two results."""
+    cdef value_t ac = binary_rule(OP_MUL_VV, a_value, c._value, 0.0, VALUE)
+    cdef value_t bd = binary_rule(OP_MUL_VV, b_value, d._value, 0.0, VALUE)
+    cdef value_t ad = binary_rule(OP_MUL_VV, a_value, d._value, 0.0, VALUE)
+    cdef value_t bc = binary_rule(OP_MUL_VV, b_value, c._value, 0.0, VALUE)
+    cdef value_t re = binary_rule(OP_SUB_VV, ac, bd, 0.0, VALUE)
+    cdef value_t im = binary_rule(OP_ADD_VV, ad, bc, 0.0, VALUE)
+    cdef index_t i_ac = tape.push(mul, a, c.index, ac)
+    cdef index_t i_bd = tape.push(mul, b, d.index, bd)
+    cdef index_t i_ad = tape.push(mul, a, d.index, ad)
+    cdef index_t i_bc = tape.push(mul, b, c.index, bc)
+    return make_complex(make_var(tape, tape.push(OP_SUB_VV, i_ac, i_bd, re), re),
+                        make_var(tape, tape.push(OP_ADD_VV, i_ad, i_bc, im), im))
+
+
 cdef ComplexVar constant_times(Tape tape, ComplexVar k, ComplexVar z):
-    """k * z for a complex constant k, pushed directly: (p + iq)(a + ib) =
-    (pa - qb) + i(pb + qa), the entries the part-by-part path records."""
-    cdef Var a = <Var>z.re, b = <Var>z.im
+    """k * z for a complex constant k with no zero part, pushed directly."""
     cdef value_t p = PyFloat_AS_DOUBLE(k.re), q = PyFloat_AS_DOUBLE(k.im)
-    cdef value_t pa, qb, pb, qa, re, im
-    cdef index_t i_pa, i_qb, i_pb, i_qa
-    pa = binary_rule(OP_MUL_VV, p, a._value, 0.0, VALUE)
-    qb = binary_rule(OP_MUL_VV, q, b._value, 0.0, VALUE)
-    pb = binary_rule(OP_MUL_VV, p, b._value, 0.0, VALUE)
-    qa = binary_rule(OP_MUL_VV, q, a._value, 0.0, VALUE)
-    re = binary_rule(OP_SUB_VV, pa, qb, 0.0, VALUE)
-    im = binary_rule(OP_ADD_VV, pb, qa, 0.0, VALUE)
-    cdef index_t k_p = tape.push_const(p)
-    cdef index_t k_q = tape.push_const(q)
-    i_pa = tape.push(<op_t>(OP_MUL_VV + KIND_CV), k_p, a.index, pa)
-    i_qb = tape.push(<op_t>(OP_MUL_VV + KIND_CV), k_q, b.index, qb)
-    i_pb = tape.push(<op_t>(OP_MUL_VV + KIND_CV), k_p, b.index, pb)
-    i_qa = tape.push(<op_t>(OP_MUL_VV + KIND_CV), k_q, a.index, qa)
-    return make_complex(make_var(tape, tape.push(OP_SUB_VV, i_pa, i_qb, re), re),
-                        make_var(tape, tape.push(OP_ADD_VV, i_pb, i_qa, im), im))
+    return push_product(tape, <op_t>(OP_MUL_VV + KIND_CV), tape.push_const(p),
+                        tape.push_const(q), p, q, <Var>z.re, <Var>z.im)
+
+
+cdef ComplexVar complex_mul(ComplexVar x, ComplexVar y):
+    # (a + ib)(c + id) = (ac - bd) + i(ad + bc)
+    cdef Tape tape = direct_tape(y)
+    if tape is not None:
+        if direct_tape(x) is tape:
+            return push_product(tape, OP_MUL_VV, (<Var>x.re).index, (<Var>x.im).index,
+                                (<Var>x.re)._value, (<Var>x.im)._value, <Var>y.re, <Var>y.im)
+        if is_nonzero_constant(x):
+            return constant_times(tape, x, y)
+    elif is_nonzero_constant(y):
+        tape = direct_tape(x)
+        if tape is not None:
+            return constant_times(tape, y, x)
+    return make_complex(part_sub(part_mul(x.re, y.re), part_mul(x.im, y.im)),
+                        part_add(part_mul(x.re, y.im), part_mul(x.im, y.re)))
 
 
 cdef ComplexVar complex_div(ComplexVar x, ComplexVar y):
@@ -344,7 +318,7 @@ cdef object complex_unary(int op, ComplexVar z):
     cdef object a = z.re, b = z.im, t, r, theta, d
     cdef ComplexVar w
     if op == OP_NEG:
-        return make_complex(part_unary(OP_NEG, a), part_unary(OP_NEG, b) if not is_zero(b) else 0.0)
+        return make_complex(part_sub(0.0, a), part_sub(0.0, b))
     if op == OP_ABS:
         return part_unary(OP_ABS, a) if is_zero(b) else part_binary(OP_HYPOT_VV, a, b)
     if op == OP_SQUARE:
@@ -416,8 +390,8 @@ cdef object complex_unary(int op, ComplexVar z):
                             part_div(part_mul(part_unary(OP_SIN, b), t), d))
     if op == OP_TAN:
         # tan z = -i tanh(iz)
-        w = complex_unary(OP_TANH, make_complex(part_unary(OP_NEG, b) if not is_zero(b) else 0.0, a))
-        return make_complex(w.im, part_unary(OP_NEG, w.re) if not is_zero(w.re) else 0.0)
+        w = complex_unary(OP_TANH, make_complex(part_sub(0.0, b), a))
+        return make_complex(w.im, part_sub(0.0, w.re))
     raise TypeError(
         f"fastad.{OP_NAMES[op]} is not defined for complex values here; complex "
         f"Vars support + - * / **, abs, exp, log, log2, log10, sqrt, square, sin, "
@@ -504,7 +478,7 @@ cdef class ComplexVar:
 
     def conjugate(self):
         """The complex conjugate, recorded."""
-        return make_complex(self.re, 0.0 if is_zero(self.im) else part_unary(OP_NEG, self.im))
+        return make_complex(self.re, part_sub(0.0, self.im))
 
     def conj(self):
         """The complex conjugate, recorded (as ``conjugate``)."""

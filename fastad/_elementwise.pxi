@@ -125,11 +125,17 @@ cdef object apply_unary(int op, object x):
     return unary_rule(op, as_real_number(x, OP_NAMES[op]), 0.0, False)
 
 
+cdef inline bint is_complex_operand(object x):
+    return type(x) is ComplexVar or PyComplex_Check(x) or isinstance(x, np.complexfloating)
+
+
 def _apply_binary_to_scalars(int vv_op, a, b):
     """One element of a binary function (the object-array loop's callback)."""
-    if type(a) is ComplexVar or type(b) is ComplexVar or PyComplex_Check(a) or \
-            PyComplex_Check(b) or isinstance(a, np.complexfloating) or \
-            isinstance(b, np.complexfloating):
+    if type(a) is Var and (type(b) is Var or type(b) is float):
+        return record_binary_scalar(vv_op, <Var>a, b, False)
+    if type(b) is Var and type(a) is float:
+        return record_binary_scalar(vv_op, <Var>b, a, True)
+    if is_complex_operand(a) or is_complex_operand(b):
         result = complex_binary(vv_op, a, b)
         if result is NotImplemented:
             raise TypeError(f"{OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]}: "

@@ -746,12 +746,22 @@ def _make_function(Tape tape, indices, values, count_t n_inputs, recorder, bint 
                            retrace, in_shape, out_shape, complex_in, complex_out)
 
 
-cdef cnp.ndarray complex_from_parts(object re, object im):
-    """re + 1j*im, assigned part by part (1j * inf would make a nan real part)."""
-    cdef cnp.ndarray out = np.empty(np.shape(re), dtype=np.complex128)
+cdef cnp.ndarray complex_from_parts(cnp.ndarray re, cnp.ndarray im):
+    """re + 1j*im elementwise, assigned part by part (re + 1j * im would turn
+    an infinite imaginary part into a nan real part). Object arrays (nested
+    results) give ComplexVars where a part is a Var."""
+    cdef cnp.ndarray out
+    if re.dtype == object or im.dtype == object:
+        return np.asarray(np.frompyfunc(_make_complex, 2, 1)(re, im), dtype=object)
+    out = np.empty(np.broadcast_shapes(np.shape(re), np.shape(im)), dtype=np.complex128)
     out.real = re
     out.imag = im
     return out
+
+
+def _complex_from_parts(cnp.ndarray re, cnp.ndarray im):
+    """re + 1j*im elementwise, as the transforms pack (Re, Im) pairs."""
+    return complex_from_parts(re, im)
 
 
 cdef cnp.ndarray complex_pairs(object x, object shape, str where, str name, str traced):

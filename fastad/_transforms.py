@@ -99,22 +99,6 @@ def _is_complex_array(x: np.ndarray) -> bool:
         isinstance(item, (complex, np.complexfloating, ComplexVar)) for item in x.reshape(-1))
 
 
-def _pack_pairs(re: np.ndarray, im: np.ndarray) -> np.ndarray:
-    """re + 1j*im elementwise; object arrays (nested results) give
-    ComplexVars where a part is a Var."""
-    if re.dtype != object and im.dtype != object:
-        # Assigned part by part: re + 1j * im would turn an infinite
-        # imaginary part into a nan real part (1j * inf = nan + inf j).
-        out_numbers = np.empty(np.broadcast_shapes(re.shape, im.shape), dtype=np.complex128)
-        out_numbers.real = re
-        out_numbers.imag = im
-        return out_numbers
-    out = np.empty(re.shape, dtype=object)
-    for index, (a, b) in enumerate(zip(re.reshape(-1), im.reshape(-1))):
-        out.reshape(-1)[index] = _core._make_complex(a, b)
-    return out
-
-
 def _complex_columns(columns: np.ndarray, holomorphic: bool) -> np.ndarray:
     """A complex leaf's derivative from its (Re, Im) column pairs.
 
@@ -123,7 +107,7 @@ def _complex_columns(columns: np.ndarray, holomorphic: bool) -> np.ndarray:
     (whose complex outputs were already packed) is f'(z).
     """
     re, im = columns[..., 0::2], columns[..., 1::2]
-    return re if holomorphic else _pack_pairs(re, im)
+    return re if holomorphic else _core._complex_from_parts(re, im)
 
 
 def _leaf_result(columns: np.ndarray, out_shape: tuple[int, ...] | None,
@@ -389,7 +373,7 @@ def _output_value(shape: tuple[int, ...], values: np.ndarray, is_complex: bool =
     (complex) array. values are the real outputs (pairs when complex)."""
     values = np.asarray(values)
     if is_complex:
-        values = _pack_pairs(values[0::2], values[1::2])
+        values = _core._complex_from_parts(values[0::2], values[1::2])
     if shape == ():
         if values.dtype == object:
             return values[0]
@@ -399,7 +383,7 @@ def _output_value(shape: tuple[int, ...], values: np.ndarray, is_complex: bool =
 
 def _complex_rows(rows: np.ndarray, is_complex: bool) -> np.ndarray:
     """Rows over the real outputs packed into rows over f's outputs."""
-    return _pack_pairs(rows[0::2], rows[1::2]) if is_complex else rows
+    return _core._complex_from_parts(rows[0::2], rows[1::2]) if is_complex else rows
 
 
 # ---- argnums ----------------------------------------------------------------------
