@@ -1,10 +1,15 @@
 """Build of fastad's compiled core.
 
-One set of Cython directives and one set of portable compiler flags. Set
-FASTAD_DEBUG=1 for a debug build (bounds checks, line tracing, -O0 -g) and
-FASTAD_ANNOTATE=1 to write Cython's HTML annotation next to the sources.
+First the per-operation code is generated from the rule table
+(fastad/_rules.py, rendered into the fastad/*.tp templates by
+fastad/_codegen.py), then Cython compiles fastad/_core.pyx with one set of
+directives and one set of portable compiler flags. Set FASTAD_DEBUG=1 for
+a debug build (bounds checks, line tracing, -O0 -g) and FASTAD_ANNOTATE=1
+to write Cython's HTML annotation next to the sources.
 """
+import importlib.util
 import os
+import sys
 
 import numpy
 from Cython.Build import cythonize
@@ -12,6 +17,23 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("FASTAD_DEBUG") == "1"
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def generate_sources():
+    """Render the templates from the rule table (a table error stops the build)."""
+    spec = importlib.util.spec_from_file_location(
+        "fastad_codegen", os.path.join(HERE, "fastad", "_codegen.py"))
+    codegen = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = codegen  # its dataclasses look themselves up there
+    spec.loader.exec_module(codegen)
+    try:
+        codegen.generate()
+    except codegen.RuleError as error:
+        sys.exit(f"fastad: the rule table is inconsistent: {error}")
+
+
+generate_sources()
 
 DIRECTIVES = {
     "language_level": 3,

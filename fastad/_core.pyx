@@ -129,14 +129,17 @@ from fastad._types cimport index_t, op_t, value_t, count_t
 
 cnp.import_array()
 
+include "_math.pxi"
 include "_ops.pxi"
 include "_tape.pxi"
 include "_var.pxi"
 include "_complex.pxi"
 include "_sweep.pxi"
 include "_elementwise.pxi"
+include "_functions.pxi"
 include "_replay.pxi"
 include "_emit.pxi"
+include "_emit_rules.pxi"
 
 
 def _inputs(Tape tape, object x, str where):

@@ -68,10 +68,9 @@ cdef cnp.ndarray as_float_array(object x, str where):
         for k in range(flat.shape[0]):
             item = flat[k]
             if type(item) is Var:
-                raise NotImplementedError(
-                    f"{where}: the array holds fastad.Vars, but inputs must be "
-                    f"numbers (use .value); differentiating with respect to Vars "
-                    f"of an enclosing transform (nesting) is not supported yet")
+                raise TypeError(
+                    f"{where}: the array holds fastad.Vars, but numbers are expected "
+                    f"here (use fastad.value(x) for their values)")
             value = as_real_number_or_none(item)
             if value is None:
                 index = tuple(int(i) for i in np.unravel_index(k, arr.shape))
@@ -105,7 +104,7 @@ cdef object apply_unary(int op, object x):
     if type(x) is ComplexVar:
         return complex_unary(op, <ComplexVar>x)
     if isinstance(x, (np.ndarray, list, tuple)):
-        reject_array_subclass(x, OP_NAMES[op])
+        reject_array_subclass(x, op_name(op))
         arr = np.asarray(x)
         if arr.dtype == object:
             out = np.empty(arr.shape, dtype=object)
@@ -118,11 +117,11 @@ cdef object apply_unary(int op, object x):
             # numbers and on Vars agree.
             return np.array([apply_unary(op, complex(item)) for item in arr.reshape(-1)]
                             ).reshape(arr.shape)
-        return map_float_array_unary(op, as_float_array(arr, OP_NAMES[op]))
+        return map_float_array_unary(op, as_float_array(arr, op_name(op)))
     if PyComplex_Check(x) or isinstance(x, np.complexfloating):
         result = complex_unary(op, as_complex_operand(x))
         return (<ComplexVar>result).value if type(result) is ComplexVar else result
-    return unary_rule(op, as_real_number(x, OP_NAMES[op]), 0.0, False)
+    return unary_rule(op, as_real_number(x, op_name(op)), 0.0, False)
 
 
 cdef inline bint is_complex_operand(object x):
@@ -138,7 +137,7 @@ def _apply_binary_to_scalars(int vv_op, a, b):
     if is_complex_operand(a) or is_complex_operand(b):
         result = complex_binary(vv_op, a, b)
         if result is NotImplemented:
-            raise TypeError(f"{OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]}: "
+            raise TypeError(f"{op_name(vv_op)}: "
                             f"expected numbers or Vars, got {describe(a)} and {describe(b)}")
         if type(result) is ComplexVar and type((<ComplexVar>result).re) is float and \
                 type((<ComplexVar>result).im) is float and type(a) is not ComplexVar \
@@ -149,13 +148,13 @@ def _apply_binary_to_scalars(int vv_op, a, b):
         return record_binary_scalar(vv_op, <Var>a, b, False)
     if type(b) is Var:
         return record_binary_scalar(vv_op, <Var>b, a, True)
-    name = OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]
+    name = op_name(vv_op)
     return binary_rule(vv_op, as_real_number(a, name), as_real_number(b, name), 0.0, VALUE)
 
 
 cdef object record_binary_scalar(int vv_op, Var x, object other, bint reflected):
     if type(other) is not Var:
-        name = OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]
+        name = op_name(vv_op)
         return record_with_constant(vv_op, x, as_real_number(other, name), reflected)
     if reflected:
         return record_binary(vv_op, <Var>other, x, False)
@@ -169,7 +168,7 @@ cdef object apply_binary(int vv_op, object a, object b):
     cdef double* po
     cdef count_t k, n
     if isinstance(a, (np.ndarray, list, tuple)) or isinstance(b, (np.ndarray, list, tuple)):
-        name = OP_NAMES[FIRST_BINARY + (vv_op - FIRST_BINARY) // 3]
+        name = op_name(vv_op)
         reject_array_subclass(a, name)
         reject_array_subclass(b, name)
         arr_a = np.asarray(a) if not type(a) is Var else np.asarray(a, dtype=object)
@@ -198,206 +197,3 @@ cdef object apply_binary(int vv_op, object a, object b):
                 po[k] = binary_rule(vv_op, pa[k], pb[k], 0.0, VALUE)
         return out.reshape(shape)  # ascontiguousarray makes 0-d arrays 1-d
     return _apply_binary_to_scalars(vv_op, a, b)
-
-
-# ---- the public functions ------------------------------------------------------------
-# One line each; the shared Parameters/Returns section is appended below.
-
-def sin(x):
-    """Sine, elementwise; derivative cos(x)."""
-    return apply_unary(OP_SIN, x)
-
-def cos(x):
-    """Cosine, elementwise; derivative -sin(x)."""
-    return apply_unary(OP_COS, x)
-
-def tan(x):
-    """Tangent, elementwise; derivative 1 + tan(x)**2."""
-    return apply_unary(OP_TAN, x)
-
-def arcsin(x):
-    """Inverse sine, elementwise; derivative 1/sqrt(1 - x**2)."""
-    return apply_unary(OP_ARCSIN, x)
-
-def arccos(x):
-    """Inverse cosine, elementwise; derivative -1/sqrt(1 - x**2)."""
-    return apply_unary(OP_ARCCOS, x)
-
-def arctan(x):
-    """Inverse tangent, elementwise; derivative 1/(1 + x**2)."""
-    return apply_unary(OP_ARCTAN, x)
-
-def sinh(x):
-    """Hyperbolic sine, elementwise; derivative cosh(x)."""
-    return apply_unary(OP_SINH, x)
-
-def cosh(x):
-    """Hyperbolic cosine, elementwise; derivative sinh(x)."""
-    return apply_unary(OP_COSH, x)
-
-def tanh(x):
-    """Hyperbolic tangent, elementwise; derivative 1 - tanh(x)**2."""
-    return apply_unary(OP_TANH, x)
-
-def arcsinh(x):
-    """Inverse hyperbolic sine, elementwise; derivative 1/sqrt(x**2 + 1)."""
-    return apply_unary(OP_ARCSINH, x)
-
-def arccosh(x):
-    """Inverse hyperbolic cosine, elementwise; derivative 1/sqrt(x**2 - 1)."""
-    return apply_unary(OP_ARCCOSH, x)
-
-def arctanh(x):
-    """Inverse hyperbolic tangent, elementwise; derivative 1/(1 - x**2)."""
-    return apply_unary(OP_ARCTANH, x)
-
-def exp(x):
-    """Exponential, elementwise; derivative exp(x)."""
-    return apply_unary(OP_EXP, x)
-
-def exp2(x):
-    """2**x, elementwise; derivative log(2) * 2**x."""
-    return apply_unary(OP_EXP2, x)
-
-def expm1(x):
-    """exp(x) - 1, accurate near 0, elementwise; derivative exp(x)."""
-    return apply_unary(OP_EXPM1, x)
-
-def log(x):
-    """Natural logarithm, elementwise; derivative 1/x (log(0) = -inf, log(-1) = nan)."""
-    return apply_unary(OP_LOG, x)
-
-def log2(x):
-    """Base-2 logarithm, elementwise; derivative 1/(x log 2)."""
-    return apply_unary(OP_LOG2, x)
-
-def log10(x):
-    """Base-10 logarithm, elementwise; derivative 1/(x log 10)."""
-    return apply_unary(OP_LOG10, x)
-
-def log1p(x):
-    """log(1 + x), accurate near 0, elementwise; derivative 1/(1 + x)."""
-    return apply_unary(OP_LOG1P, x)
-
-def sqrt(x):
-    """Square root, elementwise; derivative 1/(2 sqrt(x)), inf at 0."""
-    return apply_unary(OP_SQRT, x)
-
-def cbrt(x):
-    """Cube root, elementwise; derivative 1/(3 cbrt(x)**2), inf at 0."""
-    return apply_unary(OP_CBRT, x)
-
-def square(x):
-    """x**2, elementwise; derivative 2x."""
-    return apply_unary(OP_SQUARE, x)
-
-def abs(x):
-    """Absolute value, elementwise; derivative sign(x), 0 at 0."""
-    return apply_unary(OP_ABS, x)
-
-def sign(x):
-    """Sign (-1, 0 or 1; nan for nan), elementwise; derivative 0."""
-    return apply_unary(OP_SIGN, x)
-
-def floor(x):
-    """Floor, elementwise; derivative 0."""
-    return apply_unary(OP_FLOOR, x)
-
-def ceil(x):
-    """Ceiling, elementwise; derivative 0."""
-    return apply_unary(OP_CEIL, x)
-
-def erf(x):
-    """Error function, elementwise; derivative 2/sqrt(pi) exp(-x**2)."""
-    return apply_unary(OP_ERF, x)
-
-def erfc(x):
-    """Complementary error function, elementwise; derivative -2/sqrt(pi) exp(-x**2)."""
-    return apply_unary(OP_ERFC, x)
-
-def sigmoid(x):
-    """Logistic sigmoid 1/(1 + exp(-x)), elementwise; derivative s(1 - s)."""
-    return apply_unary(OP_SIGMOID, x)
-
-def arctan2(y, x):
-    """Angle of the point (x, y), elementwise with broadcasting.
-
-Derivatives x/(x**2 + y**2) in y and -y/(x**2 + y**2) in x; 0 at the origin.
-"""
-    return apply_binary(OP_ATAN2_VV, y, x)
-
-def hypot(x, y):
-    """sqrt(x**2 + y**2) without overflow, elementwise with broadcasting.
-
-Derivatives x/hypot(x, y) and y/hypot(x, y); 0 at the origin, as abs'(0).
-"""
-    return apply_binary(OP_HYPOT_VV, x, y)
-
-def power(x, y):
-    """x**y, elementwise with broadcasting.
-
-Derivatives y*x**(y-1) in x (0 when y == 0) and x**y*log(x) in y (0 at x == 0;
-nan for a negative x, where x**y is not real-differentiable in y).
-"""
-    return apply_binary(OP_POW_VV, x, y)
-
-def maximum(x, y):
-    """Larger of x and y, elementwise; nan propagates, ties take x.
-
-The derivative goes to the chosen argument (x on ties). NumPy's np.maximum
-on object arrays compares without nan propagation; this function propagates.
-"""
-    return apply_binary(OP_MAXIMUM_VV, x, y)
-
-def minimum(x, y):
-    """Smaller of x and y, elementwise; nan propagates, ties take x.
-
-The derivative goes to the chosen argument (x on ties).
-"""
-    return apply_binary(OP_MINIMUM_VV, x, y)
-
-def logaddexp(x, y):
-    """log(exp(x) + exp(y)) without overflow, elementwise with broadcasting.
-
-Derivatives are the softmax weights exp(x - out) and exp(y - out); 1/2 each
-on ties. (NumPy has no object-array loop for logaddexp: use this function.)
-"""
-    return apply_binary(OP_LOGADDEXP_VV, x, y)
-
-
-_UNARY_DOC = """
-
-Parameters
-----------
-x : Var, float, int or array_like
-    A Var, a real number, or an array (float, or object holding Vars
-    and numbers).
-
-Returns
--------
-Var, float or numpy.ndarray
-    A recorded Var for a Var, a float for a number, a float array for a
-    float array, an object array for an object array.
-"""
-
-_BINARY_DOC = """
-
-Parameters
-----------
-x, y : Var, float, int or array_like
-    Vars, real numbers or arrays; arrays broadcast as in NumPy.
-
-Returns
--------
-Var, float or numpy.ndarray
-    A recorded Var if an argument is a Var, a float for two numbers, an
-    array if an argument is an array (object if it holds Vars).
-"""
-
-for _f in (sin, cos, tan, arcsin, arccos, arctan, sinh, cosh, tanh, arcsinh,
-           arccosh, arctanh, exp, exp2, expm1, log, log2, log10, log1p, sqrt,
-           cbrt, square, abs, sign, floor, ceil, erf, erfc, sigmoid):
-    _f.__doc__ += _UNARY_DOC
-for _f in (arctan2, hypot, power, maximum, minimum, logaddexp):
-    _f.__doc__ += _BINARY_DOC
-del _f

@@ -1,13 +1,14 @@
 # Derivatives written out as tape entries. The reverse sweep of a recording
 # is emitted, entry by entry, as ordinary operations onto a tape, so the
 # gradient becomes a recording itself: it can be replayed, differentiated
-# again (derivatives of any order) and swept forward. Each operation's
-# partial derivatives appear here a second time, as expressions in tape
-# operations (the numeric rules are in _ops.pxi; test_ops checks that both
-# agree for every opcode). Where a numeric rule has a convention at a point
-# (pow at a == 0, hypot at the origin, maximum's tie), the emitted rule
-# takes the branch the current values take and records the comparison as
-# a branch guard, so a replay on the other side re-traces.
+# again (derivatives of any order) and swept forward. The emitted partial
+# of each operation (_emit_rules.pxi) is generated from the same rule as
+# its numeric partial; where a rule has a convention at a point (power at
+# a == 0, hypot at the origin, maximum's tie), the emitted rule takes the
+# branch the current values take and records the comparison as a branch
+# guard, so a replay on the other side re-traces. A constant zero is a
+# structural zero here as in the numeric sweeps: it adds no entry, and a
+# product with it is 0 whatever the other factor.
 
 cdef struct Term:
     # A value on the target tape: an entry (entry >= 0) or a constant.
@@ -60,13 +61,17 @@ cdef Term emit_binary(Tape tape, int vv_op, Term a, Term b) except *:
     return entry_term(tape.push(<op_t>vv_op, a.entry, b.entry, y))
 
 
-# The exact identities x * 1 = x and x + 0 = x keep seeds and sums short.
+# The exact identities x * 1 = x and x + 0 = x keep seeds and sums short,
+# and a constant zero factor is a structural zero: the product is 0 even
+# where the other factor is infinite, as in every numeric sweep.
 cdef Term emit_mul(Tape tape, Term a, Term b) except *:
+    if is_constant(a, 0.0) or is_constant(b, 0.0):
+        return constant_term(0.0)
     if is_constant(a, 1.0):
         return b
     if is_constant(b, 1.0):
         return a
-    return emit_binary(tape, OP_MUL_VV, a, b)
+    return emit_binary(tape, OP_MULTIPLY_VV, a, b)
 
 
 cdef Term emit_add(Tape tape, Term a, Term b) except *:
@@ -78,11 +83,13 @@ cdef Term emit_add(Tape tape, Term a, Term b) except *:
 
 
 cdef inline Term emit_sub(Tape tape, Term a, Term b) except *:
-    return emit_binary(tape, OP_SUB_VV, a, b)
+    if is_constant(b, 0.0):
+        return a
+    return emit_binary(tape, OP_SUBTRACT_VV, a, b)
 
 
 cdef inline Term emit_div(Tape tape, Term a, Term b) except *:
-    return emit_binary(tape, OP_DIV_VV, a, b)
+    return emit_binary(tape, OP_DIVIDE_VV, a, b)
 
 
 cdef inline Term emit_neg(Tape tape, Term a) except *:
@@ -97,126 +104,40 @@ cdef inline Term number(double c) noexcept nogil:
     return constant_term(c)
 
 
-cdef bint emit_guard(Tape tape, Term a, int how, Term b) except -1:
-    """a (how) b at the current values, recorded as a guard when an entry is
-    involved (the entry goes on the left: c < x is stored as x > c)."""
-    cdef double va = term_value(tape, a), vb = term_value(tape, b)
-    cdef bint outcome
+# A comparison with the entry on the right is stored with the entry on the
+# left: c < x is x > c.
+cdef inline int mirrored(int how) noexcept nogil:
     if how == Py_LT:
-        outcome = va < vb
-    elif how == Py_GT:
-        outcome = va > vb
-    elif how == Py_EQ:
-        outcome = va == vb
-    else:
-        raise ValueError("emit_guard: unsupported comparison")
+        return Py_GT
+    if how == Py_GT:
+        return Py_LT
+    if how == Py_LE:
+        return Py_GE
+    if how == Py_GE:
+        return Py_LE
+    return how
+
+
+cdef bint emit_guard(Tape tape, Term a, int how, Term b) except -1:
+    """a (how) b at the current values, recorded as a branch guard when an
+    entry is involved."""
+    cdef double va = term_value(tape, a), vb = term_value(tape, b)
+    cdef bint outcome = compare_values(how, va, vb)
     if a.entry >= 0:
         if b.entry >= 0:
             tape.push_guard(a.entry, b.entry, how, False, outcome)
         else:
             tape.push_guard(a.entry, tape.push_const(vb), how, True, outcome)
     elif b.entry >= 0:
-        tape.push_guard(b.entry, tape.push_const(va),
-                        Py_GT if how == Py_LT else (Py_LT if how == Py_GT else how),
-                        True, outcome)
+        tape.push_guard(b.entry, tape.push_const(va), mirrored(how), True, outcome)
     return outcome
-
-
-# ---- the partial derivatives as tape entries ----------------------------------------
-
-cdef Term emit_unary_partial(Tape tape, int op, Term x, Term y) except *:
-    """dy/dx for y = op(x), as entries on tape."""
-    cdef Term root
-    if op == OP_NEG:        return number(-1.0)
-    elif op == OP_ABS:      return emit_unary(tape, OP_SIGN, x)
-    elif op == OP_SQUARE:   return emit_mul(tape, number(2.0), x)
-    elif op == OP_SQRT:     return emit_div(tape, number(0.5), y)
-    elif op == OP_CBRT:     return emit_div(tape, one(), emit_mul(tape, number(3.0), emit_unary(tape, OP_SQUARE, y)))
-    elif op == OP_EXP:      return y
-    elif op == OP_EXP2:     return emit_mul(tape, y, number(libm.M_LN2))
-    elif op == OP_EXPM1:    return emit_add(tape, y, one())
-    elif op == OP_LOG:      return emit_div(tape, one(), x)
-    elif op == OP_LOG2:     return emit_div(tape, one(), emit_mul(tape, x, number(libm.M_LN2)))
-    elif op == OP_LOG10:    return emit_div(tape, one(), emit_mul(tape, x, number(libm.M_LN10)))
-    elif op == OP_LOG1P:    return emit_div(tape, one(), emit_add(tape, one(), x))
-    elif op == OP_SIN:      return emit_unary(tape, OP_COS, x)
-    elif op == OP_COS:      return emit_neg(tape, emit_unary(tape, OP_SIN, x))
-    elif op == OP_TAN:      return emit_add(tape, one(), emit_unary(tape, OP_SQUARE, y))
-    elif op == OP_ARCSIN or op == OP_ARCCOS:
-        root = emit_unary(tape, OP_SQRT, emit_mul(tape, emit_sub(tape, one(), x),
-                                                  emit_add(tape, one(), x)))
-        return emit_div(tape, number(1.0 if op == OP_ARCSIN else -1.0), root)
-    elif op == OP_ARCTAN:   return emit_div(tape, one(), emit_add(tape, one(), emit_unary(tape, OP_SQUARE, x)))
-    elif op == OP_SINH:     return emit_unary(tape, OP_COSH, x)
-    elif op == OP_COSH:     return emit_unary(tape, OP_SINH, x)
-    elif op == OP_TANH:     return emit_sub(tape, one(), emit_unary(tape, OP_SQUARE, y))
-    elif op == OP_ARCSINH:  return emit_div(tape, one(), emit_binary(tape, OP_HYPOT_VV, x, one()))
-    elif op == OP_ARCCOSH:
-        return emit_div(tape, one(), emit_mul(tape, emit_unary(tape, OP_SQRT, emit_sub(tape, x, one())),
-                                              emit_unary(tape, OP_SQRT, emit_add(tape, x, one()))))
-    elif op == OP_ARCTANH:
-        return emit_div(tape, one(), emit_mul(tape, emit_sub(tape, one(), x), emit_add(tape, one(), x)))
-    elif op == OP_ERF or op == OP_ERFC:
-        return emit_mul(tape, number(libm.M_2_SQRTPI if op == OP_ERF else -libm.M_2_SQRTPI),
-                        emit_unary(tape, OP_EXP, emit_neg(tape, emit_unary(tape, OP_SQUARE, x))))
-    elif op == OP_SIGMOID:  return emit_mul(tape, y, emit_sub(tape, one(), y))
-    return number(0.0)  # sign, floor, ceil, trunc, rint: piecewise constant
-
-
-cdef Term emit_binary_partial(Tape tape, int op, Term a, Term b, Term y, int part) except *:
-    """dy/da (part WRT_A) or dy/db (WRT_B) for y = op(a, b), as entries on tape."""
-    cdef Term r
-    if op == OP_ADD_VV:
-        return one()
-    elif op == OP_SUB_VV:
-        return one() if part == WRT_A else number(-1.0)
-    elif op == OP_MUL_VV:
-        return b if part == WRT_A else a
-    elif op == OP_DIV_VV:
-        return emit_div(tape, one(), b) if part == WRT_A else emit_neg(tape, emit_div(tape, y, b))
-    elif op == OP_POW_VV:
-        if part == WRT_A:
-            # The numeric rule pins b * a**(b-1) to 0 at b == 0 only to avoid
-            # 0 * inf at a == 0; elsewhere the formula (and its derivative
-            # in b, a**-1) stands.
-            if (emit_guard(tape, b, Py_EQ, number(0.0))
-                    and emit_guard(tape, a, Py_EQ, number(0.0))):
-                return number(0.0)
-            return emit_mul(tape, b, emit_binary(tape, OP_POW_VV, a, emit_sub(tape, b, one())))
-        if emit_guard(tape, a, Py_EQ, number(0.0)):
-            return number(0.0)
-        return emit_mul(tape, y, emit_unary(tape, OP_LOG, a))
-    elif op == OP_ATAN2_VV:
-        r = emit_add(tape, emit_unary(tape, OP_SQUARE, a), emit_unary(tape, OP_SQUARE, b))
-        if emit_guard(tape, r, Py_EQ, number(0.0)):
-            return number(0.0)
-        return emit_div(tape, b, r) if part == WRT_A else emit_neg(tape, emit_div(tape, a, r))
-    elif op == OP_HYPOT_VV:
-        if emit_guard(tape, y, Py_EQ, number(0.0)):
-            return number(0.0)
-        return emit_div(tape, a if part == WRT_A else b, y)
-    elif op == OP_MAXIMUM_VV or op == OP_MINIMUM_VV:
-        # The numeric rule takes a on ties: b only where b is strictly better.
-        if emit_guard(tape, a, Py_LT if op == OP_MAXIMUM_VV else Py_GT, b):
-            return number(0.0 if part == WRT_A else 1.0)
-        return number(1.0 if part == WRT_A else 0.0)
-    elif op == OP_LOGADDEXP_VV:
-        # The softmax weight sigmoid(a - b): 1/2 on ties, with the right
-        # second derivative there. Equal infinities (a - b = nan) are pinned.
-        if (libm.isinf(term_value(tape, a)) and emit_guard(tape, a, Py_EQ, b)):
-            return number(0.5)
-        return emit_unary(tape, OP_SIGMOID, emit_sub(tape, a, b) if part == WRT_A
-                          else emit_sub(tape, b, a))
-    elif op == OP_FLOORDIV_VV:
-        return number(0.0)
-    elif op == OP_MOD_VV:
-        return one() if part == WRT_A else emit_neg(tape, emit_binary(tape, OP_FLOORDIV_VV, a, b))
-    return number(0.0)
 
 
 # ---- the reverse sweep, emitted ------------------------------------------------------
 
 cdef Term accumulate(Tape tape, Term total, Term term) except *:
+    if is_constant(term, 0.0):
+        return total  # a structural zero adds nothing (not even an entry)
     if total.entry == NO_TERM:
         return term
     return emit_add(tape, total, term)

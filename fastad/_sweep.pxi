@@ -61,24 +61,24 @@ cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
             reverse_binary(OP_ADD_VV, KIND_VC, i, a, b, g, v, c, adj)
         elif op == OP_ADD_CV:
             reverse_binary(OP_ADD_VV, KIND_CV, i, a, b, g, v, c, adj)
-        elif op == OP_SUB_VV:
-            reverse_binary(OP_SUB_VV, KIND_VV, i, a, b, g, v, c, adj)
-        elif op == OP_SUB_VC:
-            reverse_binary(OP_SUB_VV, KIND_VC, i, a, b, g, v, c, adj)
-        elif op == OP_SUB_CV:
-            reverse_binary(OP_SUB_VV, KIND_CV, i, a, b, g, v, c, adj)
-        elif op == OP_MUL_VV:
-            reverse_binary(OP_MUL_VV, KIND_VV, i, a, b, g, v, c, adj)
-        elif op == OP_MUL_VC:
-            reverse_binary(OP_MUL_VV, KIND_VC, i, a, b, g, v, c, adj)
-        elif op == OP_MUL_CV:
-            reverse_binary(OP_MUL_VV, KIND_CV, i, a, b, g, v, c, adj)
-        elif op == OP_DIV_VV:
-            reverse_binary(OP_DIV_VV, KIND_VV, i, a, b, g, v, c, adj)
-        elif op == OP_DIV_VC:
-            reverse_binary(OP_DIV_VV, KIND_VC, i, a, b, g, v, c, adj)
-        elif op == OP_DIV_CV:
-            reverse_binary(OP_DIV_VV, KIND_CV, i, a, b, g, v, c, adj)
+        elif op == OP_SUBTRACT_VV:
+            reverse_binary(OP_SUBTRACT_VV, KIND_VV, i, a, b, g, v, c, adj)
+        elif op == OP_SUBTRACT_VC:
+            reverse_binary(OP_SUBTRACT_VV, KIND_VC, i, a, b, g, v, c, adj)
+        elif op == OP_SUBTRACT_CV:
+            reverse_binary(OP_SUBTRACT_VV, KIND_CV, i, a, b, g, v, c, adj)
+        elif op == OP_MULTIPLY_VV:
+            reverse_binary(OP_MULTIPLY_VV, KIND_VV, i, a, b, g, v, c, adj)
+        elif op == OP_MULTIPLY_VC:
+            reverse_binary(OP_MULTIPLY_VV, KIND_VC, i, a, b, g, v, c, adj)
+        elif op == OP_MULTIPLY_CV:
+            reverse_binary(OP_MULTIPLY_VV, KIND_CV, i, a, b, g, v, c, adj)
+        elif op == OP_DIVIDE_VV:
+            reverse_binary(OP_DIVIDE_VV, KIND_VV, i, a, b, g, v, c, adj)
+        elif op == OP_DIVIDE_VC:
+            reverse_binary(OP_DIVIDE_VV, KIND_VC, i, a, b, g, v, c, adj)
+        elif op == OP_DIVIDE_CV:
+            reverse_binary(OP_DIVIDE_VV, KIND_CV, i, a, b, g, v, c, adj)
         elif op == OP_NEG:
             adj[a] += g * unary_rule(OP_NEG, v[a], v[i], True)
         elif op == OP_SQUARE:
@@ -147,24 +147,24 @@ cdef void forward_sweep(const TapeArrays* t, const value_t* inputs, count_t n_in
             v[i] = forward_binary(OP_ADD_VV, KIND_VC, a, b, v, c)
         elif op == OP_ADD_CV:
             v[i] = forward_binary(OP_ADD_VV, KIND_CV, a, b, v, c)
-        elif op == OP_SUB_VV:
-            v[i] = forward_binary(OP_SUB_VV, KIND_VV, a, b, v, c)
-        elif op == OP_SUB_VC:
-            v[i] = forward_binary(OP_SUB_VV, KIND_VC, a, b, v, c)
-        elif op == OP_SUB_CV:
-            v[i] = forward_binary(OP_SUB_VV, KIND_CV, a, b, v, c)
-        elif op == OP_MUL_VV:
-            v[i] = forward_binary(OP_MUL_VV, KIND_VV, a, b, v, c)
-        elif op == OP_MUL_VC:
-            v[i] = forward_binary(OP_MUL_VV, KIND_VC, a, b, v, c)
-        elif op == OP_MUL_CV:
-            v[i] = forward_binary(OP_MUL_VV, KIND_CV, a, b, v, c)
-        elif op == OP_DIV_VV:
-            v[i] = forward_binary(OP_DIV_VV, KIND_VV, a, b, v, c)
-        elif op == OP_DIV_VC:
-            v[i] = forward_binary(OP_DIV_VV, KIND_VC, a, b, v, c)
-        elif op == OP_DIV_CV:
-            v[i] = forward_binary(OP_DIV_VV, KIND_CV, a, b, v, c)
+        elif op == OP_SUBTRACT_VV:
+            v[i] = forward_binary(OP_SUBTRACT_VV, KIND_VV, a, b, v, c)
+        elif op == OP_SUBTRACT_VC:
+            v[i] = forward_binary(OP_SUBTRACT_VV, KIND_VC, a, b, v, c)
+        elif op == OP_SUBTRACT_CV:
+            v[i] = forward_binary(OP_SUBTRACT_VV, KIND_CV, a, b, v, c)
+        elif op == OP_MULTIPLY_VV:
+            v[i] = forward_binary(OP_MULTIPLY_VV, KIND_VV, a, b, v, c)
+        elif op == OP_MULTIPLY_VC:
+            v[i] = forward_binary(OP_MULTIPLY_VV, KIND_VC, a, b, v, c)
+        elif op == OP_MULTIPLY_CV:
+            v[i] = forward_binary(OP_MULTIPLY_VV, KIND_CV, a, b, v, c)
+        elif op == OP_DIVIDE_VV:
+            v[i] = forward_binary(OP_DIVIDE_VV, KIND_VV, a, b, v, c)
+        elif op == OP_DIVIDE_VC:
+            v[i] = forward_binary(OP_DIVIDE_VV, KIND_VC, a, b, v, c)
+        elif op == OP_DIVIDE_CV:
+            v[i] = forward_binary(OP_DIVIDE_VV, KIND_CV, a, b, v, c)
         elif op == OP_NEG:
             v[i] = unary_rule(OP_NEG, v[a], 0.0, False)
         elif op == OP_SQUARE:

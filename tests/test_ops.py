@@ -12,6 +12,7 @@ import operator
 
 import numpy as np
 import pytest
+import scipy.special
 
 import fastad
 from fastad import _core
@@ -58,6 +59,8 @@ UNARY = {
              [-1.5, 0.0, 0.7]),
     "sigmoid": (fastad.sigmoid, sigmoid_ref, lambda x: sigmoid_ref(x) * (1 - sigmoid_ref(x)),
                 [-30.0, 0.0, 2.0]),
+    "log_sigmoid": (fastad.log_sigmoid, scipy.special.log_expit,
+                    lambda x: scipy.special.expit(-x), [-30.0, 0.0, 2.0, 40.0]),
     "sign": (fastad.sign, np.sign, lambda x: 0.0, [-2.0, 0.5]),
     "floor": (math.floor, np.floor, lambda x: 0.0, [-2.5, 0.5, 3.2]),
     "ceil": (math.ceil, np.ceil, lambda x: 0.0, [-2.5, 0.5, 3.2]),
@@ -87,6 +90,8 @@ BINARY = {
     "logaddexp": (fastad.logaddexp, np.logaddexp,
                   lambda a, b: (1 / (1 + np.exp(b - a)), 1 / (1 + np.exp(a - b))),
                   [(1.5, -2.0), (-0.5, 3.0), (800.0, 799.0)]),
+    "xlogy": (fastad.xlogy, scipy.special.xlogy, lambda a, b: (np.log(b), a / b),
+              [(1.5, 2.0), (-0.5, 3.0), (2.0, 0.25)]),
     "floor_divide": (operator.floordiv, np.floor_divide, lambda a, b: (0.0, 0.0),
                      [(7.5, 2.0), (-7.5, 2.0), (7.5, -2.0)]),
     "remainder": (operator.mod, np.remainder, lambda a, b: (1.0, -np.floor(a / b)),
