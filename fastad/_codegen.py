@@ -22,6 +22,8 @@ import importlib.util
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = sorted(HERE.glob("*.tp"))
@@ -32,9 +34,10 @@ class RuleError(ValueError):
     """A row of the rule table that cannot be translated."""
 
 
-def load_rules():
+def load_rules() -> ModuleType:
     """The rule table module, loaded by path (fastad itself may not be built)."""
     spec = importlib.util.spec_from_file_location("fastad_rules_for_build", HERE / "_rules.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses resolve annotations through it
     spec.loader.exec_module(module)
@@ -101,20 +104,21 @@ class Scope:
     """Names a rule may use: its parameters, its bindings, the constants,
     the operations of the table (by name, with their arity)."""
 
-    def __init__(self, params, constants, arities, where):
+    def __init__(self, params: list[str], constants: dict[str, str], arities: dict[str, int],
+                 where: str):
         self.params = list(params)
         self.locals: list[str] = []
         self.constants = constants
         self.arities = arities
         self.where = where
 
-    def check_name(self, name):
+    def check_name(self, name: str) -> None:
         if name in self.params or name in self.locals or name in self.constants:
             return
         raise RuleError(f"{self.where}: unknown name {name!r} (operands "
                         f"{', '.join(self.params)}; constants {', '.join(self.constants)})")
 
-    def check_call(self, node):
+    def check_call(self, node: ast.Call) -> str:
         if not isinstance(node.func, ast.Name) or node.keywords:
             raise RuleError(f"{self.where}: only calls like name(arg, ...) are allowed")
         name = node.func.id
@@ -137,7 +141,7 @@ class Numeric:
     def __init__(self, scope: Scope):
         self.scope = scope
 
-    def expr(self, node) -> str:
+    def expr(self, node: ast.expr) -> str:
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
                 and not isinstance(node.value, bool):
             return c_number(node.value)
@@ -157,7 +161,7 @@ class Numeric:
             return f"value_{name}({', '.join(self.expr(a) for a in node.args)})"
         raise RuleError(f"{self.scope.where}: unsupported expression {ast.unparse(node)!r}")
 
-    def condition(self, node) -> str:
+    def condition(self, node: ast.expr) -> str:
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
             symbol = _COMPARE[type(node.ops[0])][0]
             return f"({self.expr(node.left)} {symbol} {self.expr(node.comparators[0])})"
@@ -186,7 +190,7 @@ class Emitted:
     """A rule as the body of a function writing its value onto a tape: each
     step a Term, each comparison a branch guard (emit_guard)."""
 
-    def __init__(self, scope: Scope, op_names):
+    def __init__(self, scope: Scope, op_names: dict[str, str]):
         self.scope = scope
         self.op_names = op_names       # name -> C opcode of its (VV) rule
         self.lines: list[str] = []
@@ -194,13 +198,13 @@ class Emitted:
         self.indent = ""
         self.count = 0
 
-    def temp(self, ctype) -> str:
+    def temp(self, ctype: str) -> str:
         self.count += 1
         name = f"{'t' if ctype == 'Term' else 'c'}{self.count}"
         self.declarations.append(f"cdef {ctype} {name}")
         return name
 
-    def emit(self, line):
+    def emit(self, line: str) -> None:
         self.lines.append(self.indent + line)
 
     def assign(self, value: str) -> str:
@@ -208,7 +212,7 @@ class Emitted:
         self.emit(f"{name} = {value}")
         return name
 
-    def expr(self, node) -> str:
+    def expr(self, node: ast.expr) -> str:
         """A Term expression for node (statements for its parts emitted first)."""
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
                 and not isinstance(node.value, bool):
@@ -219,7 +223,7 @@ class Emitted:
                 return f"number({self.scope.constants[node.id]})"
             return node.id
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-            if isinstance(node.operand, ast.Constant):
+            if isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float)):
                 return f"number({c_number(-node.operand.value)})"
             return self.assign(f"emit_neg(tape, {self.expr(node.operand)})")
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
@@ -236,7 +240,7 @@ class Emitted:
             return self.assign(f"emit_binary(tape, {self.op_names[name]}, {args[0]}, {args[1]})")
         raise RuleError(f"{self.scope.where}: unsupported expression {ast.unparse(node)!r}")
 
-    def where(self, condition, then, other) -> str:
+    def where(self, condition: ast.expr, then: ast.expr, other: ast.expr) -> str:
         result = self.temp("Term")
         flag = self.condition(condition)
         outer = self.indent
@@ -250,7 +254,7 @@ class Emitted:
         self.indent = outer
         return result
 
-    def condition(self, node) -> str:
+    def condition(self, node: ast.expr) -> str:
         """A bint variable holding the condition, its comparisons guarded."""
         flag = self.temp("bint")
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
@@ -272,8 +276,8 @@ class Emitted:
             self.emit(f"{flag} = not {self.condition(node.operand)}")
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                 and node.func.id == "isnan" and len(node.args) == 1):
-            value = self.expr(node.args[0])
-            self.emit(f"{flag} = emit_guard(tape, {value}, Py_NE, {value})")
+            term = self.expr(node.args[0])
+            self.emit(f"{flag} = emit_guard(tape, {term}, Py_NE, {term})")
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                 and node.func.id == "isinf" and len(node.args) == 1):
             size = self.assign(f"emit_unary(tape, OP_ABS, {self.expr(node.args[0])})")
@@ -301,7 +305,7 @@ FLAG_BITS = {"D_A": 1, "D_B": 2, "D2_AA": 4, "D2_AB": 8, "D2_BB": 16, "GUARDS": 
 class Op:
     """One row of the table with everything derived from it."""
 
-    row: object
+    row: Any
     name: str
     arity: int
     enum: str                    # C name of its opcode (the VV opcode for binary)
@@ -311,18 +315,18 @@ class Op:
     flags: list[str] = field(default_factory=list)
 
     @property
-    def public(self):
+    def public(self) -> Any:
         return self.row.public
 
     @property
-    def params(self):
+    def params(self) -> list[str]:
         if self.row.public is None:
             return ["x"] if self.arity == 1 else ["x", "y"]
         inside = self.row.public.signature.split("(", 1)[1].rstrip(")")
         return [p.strip() for p in inside.split(",")]
 
     @property
-    def docstring(self):
+    def docstring(self) -> str:
         """The public function's docstring, indented for a function body."""
         params = ", ".join(self.params)
         if self.arity == 1:
@@ -359,14 +363,14 @@ Var, float or numpy.ndarray
         return "\n".join(body) + "\n    "
 
     @property
-    def apply_call(self):
+    def apply_call(self) -> str:
         """The body of the public function: the mapping over its arguments."""
         if self.arity == 1:
             return f"apply_unary({self.enum}, {self.params[0]})"
         return f"apply_binary({self.enum}, {self.params[0]}, {self.params[1]})"
 
     @property
-    def flag_expr(self):
+    def flag_expr(self) -> str:
         return " | ".join(f"FLAG_{f}" for f in self.flags) or "0"
 
 
@@ -374,7 +378,7 @@ def cython_function(header: str, body: list[str]) -> str:
     return "\n".join([header] + ["    " + line for line in body]) + "\n"
 
 
-def translate(rules) -> list[Op]:
+def translate(rules: ModuleType) -> list[Op]:
     arities = {r.name: r.arity for r in rules.ROWS}
     names = [r.name for r in rules.ROWS]
     if len(set(names)) != len(names):
@@ -392,7 +396,7 @@ def translate(rules) -> list[Op]:
     return ops
 
 
-def check_public(ops):
+def check_public(ops: list[Op]) -> None:
     for op in ops:
         row = op.row
         if not isinstance(row.methods, tuple) or not isinstance(row.complex, bool):
@@ -407,7 +411,8 @@ def check_public(ops):
             raise RuleError(f"{op.name}: the public docstring is empty or holds triple quotes")
 
 
-def translate_unary(r, rules, arities, enum) -> Op:
+def translate_unary(r: Any, rules: ModuleType, arities: dict[str, int],
+                    enum: dict[str, str]) -> Op:
     where = f"rule table, row {r.name!r}"
     for column in ("value", "d", "d2"):
         if not isinstance(getattr(r, column), str):
@@ -439,7 +444,8 @@ def translate_unary(r, rules, arities, enum) -> Op:
     return Op(r, r.name, 1, enum[r.name], [enum[r.name]], numeric, emitted, flags)
 
 
-def translate_binary(r, rules, arities, enum) -> Op:
+def translate_binary(r: Any, rules: ModuleType, arities: dict[str, int],
+                     enum: dict[str, str]) -> Op:
     where = f"rule table, row {r.name!r}"
     if not (isinstance(r.d, tuple) and len(r.d) == 2 and isinstance(r.d2, tuple)
             and len(r.d2) == 3 and isinstance(r.emit, tuple) and len(r.emit) == 2):
@@ -482,7 +488,7 @@ def translate_binary(r, rules, arities, enum) -> Op:
 
 # ---- rendering ---------------------------------------------------------------------
 
-def context(rules):
+def context(rules: ModuleType) -> dict[str, Any]:
     ops = translate(rules)
     unary = [op for op in ops if op.arity == 1]
     binary = [op for op in ops if op.arity == 2]
@@ -498,10 +504,11 @@ def context(rules):
     }
 
 
-def render(template: Path, namespace) -> str:
+def render(template: Path, namespace: dict[str, Any]) -> str:
     from Cython.Tempita import Template  # a build requirement of fastad
 
-    text = Template(template.read_text(), name=str(template)).substitute(namespace)
+    text: str = Template(template.read_text(), name=str(template)).substitute(  # type: ignore[no-untyped-call]
+        namespace)
     note = GENERATED_NOTE.format(template=f"fastad/{template.name}")
     return f"# {note}\n{text}"
 
@@ -522,7 +529,7 @@ def generate(check: bool = False) -> list[Path]:
     return changed
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     check = "--check" in argv
     try:

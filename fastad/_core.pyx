@@ -120,142 +120,26 @@ Branch guards
     are evaluated at the new point.
 """
 
-cimport cython
+cimport cython  # the decorators; every other declaration is in _core.pxd
 import numpy as np
-cimport numpy as cnp
 from functools import partial
-
-from fastad._types cimport index_t, op_t, value_t, count_t
 
 cnp.import_array()
 
-include "_math.pxi"
-include "_ops.pxi"
-include "_tape.pxi"
-include "_var.pxi"
-include "_complex.pxi"
-include "_sweep.pxi"
-include "_elementwise.pxi"
-include "_functions.pxi"
-include "_replay.pxi"
-include "_emit.pxi"
-include "_emit_rules.pxi"
-
-
-def _inputs(Tape tape, object x, str where):
-    """Record the inputs for one differentiated argument leaf.
-
-    Returns the Var (number), object array of Vars (array) or list of Vars
-    (list of numbers) standing for x, and its number of scalars.
-    """
-    if isinstance(x, np.ndarray):
-        if x.dtype == object and any(type(item) is Var for item in x.reshape(-1)):
-            flat = [_inputs(tape, item, where)[0] for item in x.reshape(-1)]
-            out = np.empty(len(flat), dtype=object)
-            out[:] = flat
-            return out.reshape(x.shape), len(flat)
-        arr = as_float_array(x, where)
-        return tape.inputs_from_array(arr), arr.size
-    if type(x) is Var:
-        return _nested_input(tape, x), 1  # a Var of an enclosing transform
-    return tape.new_input(as_real_number(x, where)), 1
-
-
-def _complex_inputs(Tape tape, object x, str where):
-    """Record the inputs for one complex argument leaf: two entries per
-    complex scalar, its real and imaginary part, interleaved.
-
-    Returns the ComplexVar (number) or object array of ComplexVars (array)
-    standing for x, and its number of real scalars (twice its size).
-    """
-    if isinstance(x, np.ndarray):
-        reject_array_subclass(x, where)
-        if x.dtype == object:
-            # ComplexVars of an enclosing transform, or numbers
-            items = [_complex_inputs(tape, item, where)[0] for item in x.reshape(-1)]
-            out = np.empty(len(items), dtype=object)
-            out[:] = items
-            return out.reshape(x.shape), 2 * len(items)
-        arr = np.ascontiguousarray(x, dtype=np.complex128)
-        pairs = tape.inputs_from_array(arr.view(np.float64).reshape(arr.shape + (2,)))
-        out = np.empty(arr.size, dtype=object)
-        flat_pairs = pairs.reshape(-1, 2)
-        for k in range(arr.size):
-            out[k] = make_complex(flat_pairs[k, 0], flat_pairs[k, 1])
-        return out.reshape(arr.shape), 2 * arr.size
-    w = as_complex_operand(x)
-    if w is None:
-        raise TypeError(f"{where}: expected a complex number, got {describe(x)}")
-    return make_complex(_inputs(tape, w.re, where)[0], _inputs(tape, w.im, where)[0]), 2
-
-
-def _input_list(Tape tape, list values):
-    """List of new input Vars for a list of real numbers (fast path)."""
-    return tape.inputs_from_floats(values)
-
-
-def _input_gradient(Tape tape, object y, count_t n_inputs):
-    """Adjoints of the first n_inputs entries (the inputs) for output y."""
-    return tape.input_gradient(y, n_inputs)
-
-
-def _input_vjp(Tape tape, indices, seeds, count_t n_inputs):
-    """Cotangent-weighted sum of output rows: one sweep (see Tape.input_vjp)."""
-    return tape.input_vjp(indices, seeds, n_inputs)
-
-
-def _input_jacobian(Tape tape, indices, count_t n_inputs):
-    """Jacobian rows of the outputs at `indices`, one sweep each."""
-    return tape.input_jacobian(indices, n_inputs)
-
-
-def _input_tangents(Tape tape, indices, seeds, count_t n_inputs):
-    """Output tangents (outputs x s) for input tangents seeds (n_inputs x s),
-    by forward sweeps (TANGENT_BLOCK lanes at a time) at the recorded values."""
-    return tape.input_tangents(indices, seeds, n_inputs)
-
-
-def _second_order(Tape tape, object y, count_t n_inputs, seeds):
-    """(gradient, H @ seeds) of scalar output y at the recorded values."""
-    if type(y) is not Var:
-        return np.zeros(n_inputs), np.zeros((n_inputs, np.shape(seeds)[1]))
-    tape.check_output(<Var>y)
-    return second_order_at(&tape.arr, tape.arr.values, (<Var>y).index, n_inputs, seeds)
-
-
-def _output_entries(Tape tape, items, str where):
-    """(entry indices, values) of a flat sequence of outputs; -1 for numbers."""
-    return tape.output_entries(items, where)
-
-
-def _begin(Tape tape):
-    """Start recording on tape in this thread, for a transform."""
-    tape.made_by_transform = True
-    tape.__enter__()
-
-
-def _end(Tape tape):
-    """Stop recording on tape."""
-    tape.close()
-
-
-def _is_number_list(seq):
-    """Whether seq (a list or tuple) holds only real numbers (Python or NumPy;
-    not bools)."""
-    for item in seq:
-        if type(item) is float or type(item) is int:
-            continue
-        if isinstance(item, (bool, np.bool_)) or not isinstance(
-                item, (float, int, np.floating, np.integer)):
-            return False
-    return len(seq) > 0
-
-
-def _set_lane_buffer_bytes(count_t n):
-    """Test hook: the byte cap of the tangent-lane buffers (returns the old one)."""
-    global LANE_BUFFER_BYTES
-    old = LANE_BUFFER_BYTES
-    if n < 1:
-        raise ValueError("the lane buffer cap must be positive")
-    LANE_BUFFER_BYTES = n
-    return old
+# The parts, in the order they build on each other (declarations of the
+# shared types and structs are in _core.pxd).
+include "_math.pxi"           # numeric kernels of the value rules; the one comparison
+include "_ops.pxi"            # the operation table (generated from _rules.py)
+include "_tape.pxi"           # tape storage, growth, buffer pool
+include "_convert.pxi"        # conversion of user input
+include "_recording.pxi"      # the Tape object, its imperative API, transform inputs
+include "_var.pxi"            # the Var proxy (generated from _var.pxi.tp)
+include "_complex.pxi"        # ComplexVar and the complex rules (from _complex.pxi.tp)
+include "_sweep.pxi"          # the sweeps: nogil loops, the entry decoder
+include "_drivers.pxi"        # sweep drivers: buffers, GIL, NumPy results
+include "_elementwise.pxi"    # mapping an operation over Vars, numbers and arrays
+include "_functions.pxi"      # the public elementwise functions (generated)
+include "_replay.pxi"         # Function: replay, branches, batches
+include "_format.pxi"         # the pickle format
+include "_emit.pxi"           # derivatives written as tape entries; nesting
+include "_emit_rules.pxi"     # the emitted partial of every operation (generated)

@@ -10,11 +10,6 @@
 # structural zero here as in the numeric sweeps: it adds no entry, and a
 # product with it is 0 whatever the other factor.
 
-cdef struct Term:
-    # A value on the target tape: an entry (entry >= 0) or a constant.
-    index_t entry
-    double constant
-
 cdef enum:
     NO_TERM = -2           # no adjoint yet: the entry does not reach the output
 
@@ -38,14 +33,14 @@ cdef inline bint is_constant(Term t, double c) noexcept nogil:
 
 
 cdef inline double term_value(Tape tape, Term t) noexcept:
-    return tape.arr.values[t.entry] if t.entry >= 0 else t.constant
+    return tape.data.arr.values[t.entry] if t.entry >= 0 else t.constant
 
 
 cdef Term emit_unary(Tape tape, int op, Term x) except *:
     cdef double y
     if x.entry < 0:
         return constant_term(unary_rule(op, x.constant, 0.0, False))
-    y = unary_rule(op, tape.arr.values[x.entry], 0.0, False)
+    y = unary_rule(op, tape.data.arr.values[x.entry], 0.0, False)
     return entry_term(tape.push(<op_t>op, x.entry, 0, y))
 
 
@@ -143,6 +138,12 @@ cdef Term accumulate(Tape tape, Term total, Term term) except *:
     return emit_add(tape, total, term)
 
 
+cdef inline Term source_operand(index_t a, value_t c, const index_t* where) noexcept nogil:
+    """A decoded operand of a source entry as a Term of the target: the
+    target entry holding it, or its constant."""
+    return entry_term(where[a]) if a >= 0 else constant_term(c)
+
+
 cdef int emit_reverse(Tape source, Tape target, const index_t* where, Term* adj,
                       index_t last, count_t stop) except -1:
     """The reverse sweep of source's entries last .. stop, emitted onto target.
@@ -152,46 +153,41 @@ cdef int emit_reverse(Tape source, Tape target, const index_t* where, Term* adj,
     holding source entry i's value.
     """
     cdef count_t i
-    cdef Term g, A, B, Y, p
-    cdef int op, base, kind
-    cdef index_t a, b
+    cdef Entry e
+    cdef Term g, A, B, Y
     for i in range(last, stop - 1, -1):
-        if adj[i].entry == NO_TERM:
-            continue
-        op = source.arr.ops[i]
-        if op == OP_INPUT:
-            continue
         g = adj[i]
-        a = source.arr.arg0[i]
-        b = source.arr.arg1[i]
-        Y = entry_term(where[i])
-        if op < FIRST_BINARY:
-            p = emit_unary_partial(target, op, entry_term(where[a]), Y)
-            adj[a] = accumulate(target, adj[a], emit_mul(target, g, p))
+        if g.entry == NO_TERM or is_constant(g, 0.0):
+            continue  # nothing flows back from here
+        e = decode(&source.data.arr, i)
+        if e.kind == KIND_INPUT:
             continue
-        base = binary_base(op)
-        kind = op - base
-        A = constant_term(source.arr.consts[a]) if kind == KIND_CV else entry_term(where[a])
-        B = constant_term(source.arr.consts[b]) if kind == KIND_VC else entry_term(where[b])
-        if kind != KIND_CV:
-            p = emit_binary_partial(target, base, A, B, Y, WRT_A)
-            adj[a] = accumulate(target, adj[a], emit_mul(target, g, p))
-        if kind != KIND_VC:
-            p = emit_binary_partial(target, base, A, B, Y, WRT_B)
-            adj[b] = accumulate(target, adj[b], emit_mul(target, g, p))
+        Y = entry_term(where[i])
+        A = source_operand(e.a, e.ca, where)
+        if e.kind == KIND_UNARY:
+            adj[e.a] = accumulate(target, adj[e.a],
+                                  emit_mul(target, g, emit_unary_partial(target, e.rule, A, Y)))
+            continue
+        B = source_operand(e.b, e.cb, where)
+        if e.a >= 0:
+            adj[e.a] = accumulate(target, adj[e.a], emit_mul(
+                target, g, emit_binary_partial(target, e.rule, A, B, Y, WRT_A)))
+        if e.b >= 0:
+            adj[e.b] = accumulate(target, adj[e.b], emit_mul(
+                target, g, emit_binary_partial(target, e.rule, A, B, Y, WRT_B)))
     return 0
 
 
-cdef Term* new_adjoints(count_t n) except NULL:
+cdef Term* new_terms(count_t n) except NULL:
     """n Terms set to NO_TERM; the caller frees them."""
-    cdef Term* adj = <Term*>malloc(max(n, 1) * sizeof(Term))
+    cdef Term* terms = <Term*>malloc(max(n, 1) * sizeof(Term))
     cdef count_t i
-    if adj == NULL:
+    if terms == NULL:
         raise MemoryError("fastad: could not allocate the emitted adjoints")
     for i in range(n):
-        adj[i].entry = NO_TERM
-        adj[i].constant = 0.0
-    return adj
+        terms[i].entry = NO_TERM
+        terms[i].constant = 0.0
+    return terms
 
 
 cdef list emit_gradient(Tape source, index_t out, count_t n_inputs, Tape target,
@@ -203,7 +199,7 @@ cdef list emit_gradient(Tape source, index_t out, count_t n_inputs, Tape target,
     cdef count_t i
     if out < 0:
         return [(-1, 0.0)] * n_inputs
-    adj = new_adjoints(<count_t>out + 1)
+    adj = new_terms(<count_t>out + 1)
     try:
         adj[out] = one()
         emit_reverse(source, target, where, adj, out, n_inputs)
@@ -218,31 +214,23 @@ cdef list emit_gradient(Tape source, index_t out, count_t n_inputs, Tape target,
         free(adj)
 
 
-cdef Tape copy_tape(Tape source):
-    """A finished copy of a finished tape (entries, constants, guards)."""
-    cdef Tape t = Tape()
-    t.fill_finished(<char*>source.arr.ops, <char*>source.arr.arg0, <char*>source.arr.arg1,
-                    <char*>source.arr.values, source.n_entries, <char*>source.arr.consts,
-                    source.n_consts, <char*>source.guards, source.n_guards)
-    return t
-
-
 cdef Recording gradient_recording(Recording rec):
     """A recording of x -> d(output)/dx for a recording with one scalar output:
     the forward entries of rec, then its reverse sweep written out."""
-    cdef Tape target = copy_tape(rec.tape)
-    cdef count_t n = rec.tape.n_entries, i
+    cdef Tape target = finished_copy(rec.tape)
+    cdef count_t n = rec.tape.data.n_entries, i
     cdef index_t* identity = <index_t*>malloc(max(n, 1) * sizeof(index_t))
     if identity == NULL:
         raise MemoryError("fastad: could not allocate an index map")
     try:
         for i in range(n):
             identity[i] = <index_t>i
+        # The copy is finished; the emitted entries go after the forward ones.
         terms = emit_gradient(rec.tape, rec.last_output, rec.n_inputs, target, identity)
     finally:
         free(identity)
     indices = np.array([t[0] for t in terms], dtype=np.int64)
-    values = np.array([target.arr.values[t[0]] if t[0] >= 0 else t[1] for t in terms],
+    values = np.array([target.data.arr.values[t[0]] if t[0] >= 0 else t[1] for t in terms],
                       dtype=np.float64)
     return Recording.create(target, indices, values, rec.n_inputs)
 
@@ -282,7 +270,7 @@ cdef Tape enclosing_tape(Tape inner, object extra):
 cdef object term_object(Tape target, Term t):
     """A Term as a user-facing result: a Var of target or a float."""
     if t.entry >= 0:
-        return make_var(target, t.entry, target.arr.values[t.entry])
+        return make_var(target, t.entry, target.data.arr.values[t.entry])
     return t.constant
 
 
@@ -302,7 +290,8 @@ cdef Term object_term(Tape target, object x) except *:
 @cython.final
 cdef class Splice:
     """An inner tape written onto its enclosing tape: where[i] is the outer
-    entry holding inner entry i."""
+    entry holding inner entry i. Made by _splice; its methods give the
+    inner outputs and derivatives as Vars of the enclosing tape."""
 
     cdef Tape inner
     cdef Tape target
@@ -315,10 +304,10 @@ cdef class Splice:
     cdef Splice create(Tape inner, object extra=()):
         cdef Splice sp = Splice.__new__(Splice)
         cdef Tape target = enclosing_tape(inner, extra)
-        cdef count_t n = inner.n_entries, i, k
-        cdef int op, base, kind
+        cdef count_t n = inner.data.n_entries, i, k
+        cdef Entry e
         cdef index_t a, b
-        cdef value_t v
+        cdef const Guard* g
         cdef Var outer
         target.check_recording()
         sp.inner = inner
@@ -328,56 +317,46 @@ cdef class Splice:
             raise MemoryError("fastad: could not allocate a splice map")
         captures = inner.captures if inner.captures is not None else {}
         for i in range(n):
-            op = inner.arr.ops[i]
-            a = inner.arr.arg0[i]
-            b = inner.arr.arg1[i]
-            v = inner.arr.values[i]
-            if op == OP_INPUT:
+            e = decode(&inner.data.arr, i)
+            if e.kind == KIND_INPUT:
                 outer = captures.get(i)
                 if outer is None:  # an input given as a number: fixed on the outer tape
-                    sp.where[i] = target.push(OP_INPUT, 0, 0, v)
+                    sp.where[i] = target.push(OP_INPUT, 0, 0, inner.data.arr.values[i])
                 else:
                     if outer.tape is not target:
                         outer = target.capture(outer)
                     sp.where[i] = outer.index
-            elif op < FIRST_BINARY:
-                sp.where[i] = target.push(<op_t>op, sp.where[a], 0, v)
-            else:
-                base = binary_base(op)
-                kind = op - base
-                if kind == KIND_VV:
-                    sp.where[i] = target.push(<op_t>op, sp.where[a], sp.where[b], v)
-                elif kind == KIND_VC:
-                    sp.where[i] = target.push(<op_t>op, sp.where[a],
-                                              target.push_const(inner.arr.consts[b]), v)
-                else:
-                    sp.where[i] = target.push(<op_t>op, target.push_const(inner.arr.consts[a]),
-                                              sp.where[b], v)
-        for k in range(inner.n_guards):
-            g = inner.guards[k]
+                continue
+            # The operands in the target's terms: its entries, or its constants.
+            a = sp.where[e.a] if e.a >= 0 else target.push_const(e.ca)
+            b = 0
+            if e.kind != KIND_UNARY:
+                b = sp.where[e.b] if e.b >= 0 else target.push_const(e.cb)
+            sp.where[i] = target.push(inner.data.arr.ops[i], a, b, inner.data.arr.values[i])
+        for k in range(inner.data.n_guards):
+            g = &inner.data.guards[k]
             target.push_guard(sp.where[g.a],
-                              target.push_const(inner.arr.consts[g.b]) if g.b_is_constant
+                              target.push_const(inner.data.arr.consts[g.b]) if g.b_is_constant
                               else sp.where[g.b], g.how, g.b_is_constant, g.outcome)
         return sp
 
-    cdef object output(self, int64_t index, double value):
-        """An inner output as a result: a Var of the target, or the number."""
-        if index < 0:
-            return value
-        return make_var(self.target, self.where[index], self.inner.arr.values[index])
+    def outputs(self, outputs, values):
+        """The inner outputs (entry indices, -1 for a number with its value)
+        as results: Vars of the target, or the numbers."""
+        return [make_var(self.target, self.where[o], self.inner.data.arr.values[o]) if o >= 0
+                else v for o, v in zip(outputs, values)]
 
-    cdef list gradients(self, object outputs, object seeds, count_t n_inputs,
-                        object wanted=None):
+    def gradients(self, outputs, seeds, count_t n_inputs, wanted=None):
         """sum_k seeds[k] * d(outputs[k]) / d(inputs), emitted on the target:
         one result (Var or float) per inner input, or per inner entry listed
         in wanted (then every entry is swept)."""
         cdef Term* adj
-        cdef count_t n = self.inner.n_entries
+        cdef count_t n = self.inner.data.n_entries
         cdef int64_t last = -1, o
         cdef Tape target = self.target
         cdef Term seed_term
         target.check_recording()  # a nested result is only made while its tape records
-        adj = new_adjoints(n)
+        adj = new_terms(n)
         try:
             for o, seed in zip(outputs, seeds):
                 if o < 0:
@@ -394,16 +373,15 @@ cdef class Splice:
         finally:
             free(adj)
 
-    cdef list tangents(self, object outputs, object seeds, count_t n_inputs):
+    def tangents(self, outputs, seeds, count_t n_inputs):
         """d(outputs) / d(inputs) . seeds, emitted on the target (forward)."""
-        cdef count_t n = self.inner.n_entries, i, k
+        cdef count_t n = self.inner.data.n_entries, i, k
         cdef Term* tan
-        cdef Term A, B, Y, p, total
-        cdef int op, base, kind
-        cdef index_t a, b
+        cdef Term A, B, Y, total
+        cdef Entry e
         cdef Tape source = self.inner, target = self.target
         target.check_recording()
-        tan = new_adjoints(n)  # tangent Terms, all NO_TERM to start
+        tan = new_terms(n)  # tangent Terms, all NO_TERM to start
         try:
             for k, seed in enumerate(seeds):
                 if k < n:
@@ -411,30 +389,26 @@ cdef class Splice:
                     if is_constant(tan[k], 0.0):
                         tan[k].entry = NO_TERM  # a structural zero
             for i in range(n_inputs, n):
-                op = source.arr.ops[i]
-                if op == OP_INPUT:
+                e = decode(&source.data.arr, i)
+                if e.kind == KIND_INPUT:
                     continue
-                a = source.arr.arg0[i]
-                b = source.arr.arg1[i]
                 Y = entry_term(self.where[i])
+                A = source_operand(e.a, e.ca, self.where)
                 total.entry = NO_TERM
                 total.constant = 0.0
-                if op < FIRST_BINARY:
-                    if tan[a].entry != NO_TERM:
-                        p = emit_unary_partial(target, op, entry_term(self.where[a]), Y)
-                        total = emit_mul(target, p, tan[a])
+                if e.kind == KIND_UNARY:
+                    if tan[e.a].entry != NO_TERM:
+                        total = accumulate(target, total, emit_mul(
+                            target, emit_unary_partial(target, e.rule, A, Y), tan[e.a]))
                     tan[i] = total
                     continue
-                base = binary_base(op)
-                kind = op - base
-                A = constant_term(source.arr.consts[a]) if kind == KIND_CV else entry_term(self.where[a])
-                B = constant_term(source.arr.consts[b]) if kind == KIND_VC else entry_term(self.where[b])
-                if kind != KIND_CV and tan[a].entry != NO_TERM:
-                    p = emit_binary_partial(target, base, A, B, Y, WRT_A)
-                    total = accumulate(target, total, emit_mul(target, p, tan[a]))
-                if kind != KIND_VC and tan[b].entry != NO_TERM:
-                    p = emit_binary_partial(target, base, A, B, Y, WRT_B)
-                    total = accumulate(target, total, emit_mul(target, p, tan[b]))
+                B = source_operand(e.b, e.cb, self.where)
+                if e.a >= 0 and tan[e.a].entry != NO_TERM:
+                    total = accumulate(target, total, emit_mul(
+                        target, emit_binary_partial(target, e.rule, A, B, Y, WRT_A), tan[e.a]))
+                if e.b >= 0 and tan[e.b].entry != NO_TERM:
+                    total = accumulate(target, total, emit_mul(
+                        target, emit_binary_partial(target, e.rule, A, B, Y, WRT_B), tan[e.b]))
                 tan[i] = total
             return [0.0 if o < 0 or tan[o].entry == NO_TERM else term_object(target, tan[o])
                     for o in outputs]
@@ -447,35 +421,7 @@ def _is_nested(Tape tape):
     return bool(tape.captures)
 
 
-def _nested_input(Tape tape, Var outer):
-    """A new input of tape standing for outer, a Var of an enclosing tape."""
-    cdef Var v
-    if stack_position(outer.tape) < 0:
-        raise TapeError("a Var of a tape that is not recording was passed to a transform")
-    v = tape.new_input(outer._value)
-    if tape.captures is None:
-        tape.captures = {}
-        tape.captured_entries = {}
-    tape.captures[v.index] = outer
-    return v
-
-
 def _splice(Tape inner, extra=()):
     """Write a finished nested recording onto its enclosing tape (the one
-    owning its captured Vars, or the Vars in extra)."""
+    owning its captured Vars, or the Vars in extra); returns the Splice."""
     return Splice.create(inner, extra)
-
-
-def _splice_outputs(Splice sp, outputs, values):
-    """The inner outputs as results on the enclosing tape (Vars or numbers)."""
-    return [sp.output(o, v) for o, v in zip(outputs, values)]
-
-
-def _splice_gradients(Splice sp, outputs, seeds, count_t n_inputs):
-    """sum_k seeds[k] d(outputs[k])/d(inputs), as Vars of the enclosing tape."""
-    return sp.gradients(outputs, seeds, n_inputs)
-
-
-def _splice_tangents(Splice sp, outputs, seeds, count_t n_inputs):
-    """d(outputs)/d(inputs) . seeds, as Vars of the enclosing tape."""
-    return sp.tangents(outputs, seeds, n_inputs)

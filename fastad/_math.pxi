@@ -3,8 +3,6 @@
 # (NumPy's conventions at signed zeros, nan and overflow). Each is a plain
 # C function of doubles, inlined into the recording path and the sweeps.
 
-cimport libc.math as libm
-
 
 cdef inline double sign_of(double x) noexcept nogil:
     # NumPy's sign: +0 at either zero, nan at nan.

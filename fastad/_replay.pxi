@@ -30,35 +30,27 @@ cdef class Recording:
     @staticmethod
     cdef Recording create(Tape tape, object indices, object values, count_t n_inputs):
         cdef Recording r = Recording.__new__(Recording)
+        if tape is None or tape.recording or not 0 <= n_inputs <= tape.data.n_entries:
+            raise ValueError("fastad: a replayable recording needs a finished tape "
+                             "whose first entries are the inputs")
         r.tape = tape
         r.out_indices = np.ascontiguousarray(indices, dtype=np.int64)
         r.out_values = np.ascontiguousarray(values, dtype=np.float64)
         r.n_inputs = n_inputs
-        r.last_output = <index_t>max(-1, max(r.out_indices)) if len(indices) else -1
-        if tape is None or tape.recording or not 0 <= n_inputs <= tape.n_entries:
-            raise ValueError("fastad: a replayable recording needs a finished tape "
-                             "whose first entries are the inputs")
         if r.out_values.shape[0] != r.out_indices.shape[0] or any(
-                not -1 <= i < tape.n_entries for i in r.out_indices):
+                not -1 <= i < tape.data.n_entries for i in r.out_indices):
             raise ValueError("fastad: corrupt recording (outputs out of range)")
+        r.last_output = <index_t>max(-1, max(r.out_indices)) if len(r.out_indices) else -1
         return r
 
     cdef count_t evaluate(self, const double* x, value_t* values) noexcept nogil:
         """Forward sweep at x into values; the first failing guard or -1."""
-        forward_sweep(&self.tape.arr, x, self.n_inputs, self.tape.n_entries, values)
-        return first_failing_guard(self.tape.guards, self.tape.n_guards, values,
-                                   self.tape.arr.consts)
+        forward_sweep(&self.tape.data.arr, x, self.n_inputs, self.tape.data.n_entries, values)
+        return first_failing_guard(self.tape.data.guards, self.tape.data.n_guards, values,
+                                   self.tape.data.arr.consts)
 
     def __reduce__(self):
-        if self.tape is None:
-            raise TypeError("an empty Recording cannot be pickled")
-        return (_restore_recording, (self.tape._state(), np.asarray(self.out_indices),
-                                     np.asarray(self.out_values), self.n_inputs))
-
-
-def _restore_recording(tape_state, indices, values, n_inputs):
-    """Rebuild a pickled Recording."""
-    return Recording.create(Tape._from_state(tape_state), indices, values, n_inputs)
+        raise TypeError("a Recording is pickled with its Function")
 
 
 cdef void batch_rows(Recording rec, const double* X, count_t first, count_t stop,
@@ -79,7 +71,7 @@ cdef void batch_rows(Recording rec, const double* X, count_t first, count_t stop
         values_out[row] = values[out]
         memset(adj, 0, (out + 1) * sizeof(value_t))
         adj[out] = 1.0
-        reverse_sweep(&rec.tape.arr, values, out, adj)
+        reverse_sweep(&rec.tape.data.arr, values, out, adj)
         memcpy(grads_out + row * n_in, adj, n_copy * sizeof(value_t))
 
 
@@ -102,10 +94,12 @@ cdef class Function:
     (a branch guard) comes out differently (``retrace=True``); with
     ``retrace=False`` that raises ``BranchError`` instead.
 
-    A function of a complex input (or with a complex output) works on the
-    real and imaginary parts as two real inputs (outputs): gradients are
-    ``d/dRe + 1j*d/dIm``, tangents and cotangents follow the real-pair
-    convention of ``fastad.jvp`` and ``fastad.vjp``.
+    The input may be a number, an array or a list, tuple or dict of them
+    (a network's parameters, say): every method takes and returns that
+    structure. A function of a complex input (or with a complex output)
+    works on the real and imaginary parts as two real inputs (outputs):
+    gradients are ``d/dRe + 1j*d/dIm``, tangents and cotangents follow the
+    real-pair convention of ``fastad.jvp`` and ``fastad.vjp``.
 
     Attributes
     ----------
@@ -122,13 +116,15 @@ cdef class Function:
 
     cdef list recordings          # most recently used first
     cdef Recording primary        # the one traced at x0
-    cdef object recorder          # x -> Recording, or None (unpickled)
+    cdef object recorder          # flat x -> Recording, or None (unpickled)
     cdef bint retrace
-    cdef object in_shape          # None for a scalar input
+    cdef object in_tree           # the input's structure (a fastad._pytree.TreeDef)
+    cdef bint single_in           # the input is one leaf: the compiled input paths apply
+    cdef object in_shape          # that leaf's shape: None for a number
     cdef object out_shape
     cdef count_t n_in              # real inputs (two per complex input)
     cdef count_t n_out             # real outputs (two per complex output)
-    cdef bint complex_in           # inputs are (Re, Im) pairs
+    cdef bint complex_in           # a single complex leaf: inputs are (Re, Im) pairs
     cdef bint complex_out          # outputs are (Re, Im) pairs
     cdef object lock
 
@@ -136,21 +132,27 @@ cdef class Function:
         raise TypeError("fastad.Function is made by fastad.trace(f, x0)")
 
     @staticmethod
-    cdef Function create(Recording first, object recorder, bint retrace,
-                         object in_shape, object out_shape, bint complex_in=False,
-                         bint complex_out=False):
+    cdef Function create(Recording first, object recorder, bint retrace, object in_tree,
+                         object out_shape, bint complex_out):
         cdef Function F = Function.__new__(Function)
-        F.complex_in = complex_in
+        F.in_tree = in_tree
+        F.single_in = in_tree.node is None
+        F.complex_in = F.single_in and in_tree.kind in ("complex scalar", "complex array")
+        F.in_shape = (None if F.single_in and in_tree.shape == () and in_tree.kind != "array"
+                      else tuple(in_tree.shape))
         F.complex_out = complex_out
         F.recordings = [first]
         F.primary = first
         F.recorder = recorder
         F.retrace = retrace
-        F.in_shape = in_shape
         F.out_shape = tuple(out_shape)
         F.n_in = first.n_inputs
         F.n_out = first.out_indices.shape[0]
         F.lock = threading.Lock()
+        if F.n_in != in_tree.n_real or F.n_out != (2 if complex_out else 1) * int(
+                np.prod(F.out_shape, dtype=np.int64)):
+            raise ValueError("fastad: corrupt Function (the recording does not match the "
+                             "input structure and output shape)")
         return F
 
     # ---- properties ---------------------------------------------------------------
@@ -158,24 +160,29 @@ cdef class Function:
     @property
     def n_inputs(self):
         """Number of input scalars (a complex one counts once)."""
-        return self.n_in // 2 if self.complex_in else self.n_in
+        self.check_made()
+        if self.single_in:
+            return self.n_in // 2 if self.complex_in else self.n_in
+        return sum(leaf.n_real // 2 if leaf.kind.startswith("complex") else leaf.n_real
+                   for leaf in self.in_tree.leaves)
 
     @property
     def n_outputs(self):
         """Number of output scalars (a complex one counts once)."""
+        self.check_made()
         return self.n_out // 2 if self.complex_out else self.n_out
 
     @property
     def n_ops(self):
         """Tape length (entries, inputs included) of the recording made at x0."""
         self.check_made()
-        return self.primary.tape.n_entries
+        return self.primary.tape.data.n_entries
 
     @property
     def nbytes(self):
         """Bytes of the recorded tapes (every branch pattern kept)."""
         self.check_made()
-        return sum((<Recording>r).tape.nbytes for r in self.recordings)
+        return sum(storage_nbytes(&(<Recording>r).tape.data) for r in self.recordings)
 
     def __repr__(self):
         if self.primary is None:
@@ -193,12 +200,18 @@ cdef class Function:
         cdef cnp.ndarray flat
         cdef double* dst
         cdef count_t k
-        if type(x) is Var or (isinstance(x, np.ndarray) and x.dtype == object and any(
-                type(item) is Var for item in x.reshape(-1))):
+        if type(x) is Var or type(x) is ComplexVar or (
+                isinstance(x, np.ndarray) and x.dtype == object and any(
+                    type(item) is Var or type(item) is ComplexVar for item in x.reshape(-1))):
             raise TypeError(
                 f"{where}: a Function replays numbers, not fastad.Vars: inside a "
                 f"transform call the Python function itself (its derivatives then "
                 f"nest), or use F.grad_function() for a differentiable gradient")
+        if not self.single_in:
+            flat = self.in_tree.flat_array(x, f"{where}: {name}")
+            if flat.shape[0] != self.n_in:
+                raise ValueError(f"{where}: {name} does not have the traced structure")
+            return flat
         if self.complex_in:
             return complex_pairs(x, () if self.in_shape is None else self.in_shape,
                                  where, name, "the function was traced with an input")
@@ -229,8 +242,10 @@ cdef class Function:
         return np.ascontiguousarray(arr, dtype=np.float64).reshape(-1)
 
     cdef object shaped_like_input(self, cnp.ndarray flat, object x=None):
-        """flat shaped like the input: a float, an array, or a list/tuple
-        when x (the caller's input) is one."""
+        """flat shaped like the input: a float, an array, a list/tuple when
+        x (the caller's input) is one, or the traced structure."""
+        if not self.single_in:
+            return self.in_tree.split(flat)
         if self.complex_in:
             flat = np.ascontiguousarray(flat).view(np.complex128)
             if self.in_shape is None:
@@ -276,14 +291,13 @@ cdef class Function:
         cdef Recording rec
         cdef value_t* values
         cdef count_t failing = -1
+        cdef PyThreadState* saved
         for candidate in list(self.recordings):
             rec = <Recording>candidate
-            values = take_buffer(rec.tape.n_entries, False)
-            if rec.tape.n_entries > NOGIL_MIN_ENTRIES:
-                with nogil:
-                    failing = rec.evaluate(px, values)
-            else:
-                failing = rec.evaluate(px, values)
+            values = take_buffer(rec.tape.data.n_entries, False)
+            saved = release_gil_above(rec.tape.data.n_entries)
+            failing = rec.evaluate(px, values)
+            restore_gil(saved)
             if failing < 0:
                 if rec is not self.recordings[0]:
                     with self.lock:
@@ -300,13 +314,13 @@ cdef class Function:
                 f"{where}: at this x a comparison made while tracing (branch guard "
                 f"{failing}) comes out differently, so the recorded tape does not "
                 f"apply; the Function cannot re-trace because {reason}")
-        rec = self.recorder(self.shaped_like_input(x.copy()))
+        rec = self.recorder(x.copy())  # the point as its flat real scalars
         if rec.n_inputs != self.n_in or rec.out_indices.shape[0] != self.n_out:
             raise ValueError(f"{where}: re-tracing gave a different number of outputs")
         with self.lock:
             self.recordings.insert(0, rec)
             del self.recordings[MAX_RECORDINGS:]
-        values = take_buffer(rec.tape.n_entries, False)
+        values = take_buffer(rec.tape.data.n_entries, False)
         rec.evaluate(px, values)
         values_out[0] = values
         return rec
@@ -322,20 +336,23 @@ cdef class Function:
 
         Returns the output values (a float64 vector) for WANT_VALUE, else
         (output values, result) with the result a vector over the inputs
-        (WANT_GRAD, WANT_VJP: w is the flat cotangent) or an (outputs x
-        inputs) matrix (WANT_JACOBIAN).
+        (WANT_GRAD, WANT_VJP: w is the flat cotangent), an (outputs x
+        inputs) matrix (WANT_JACOBIAN), output tangents (WANT_TANGENTS) or
+        (gradient, Hessian products) (WANT_SECOND).
         """
-        cdef cnp.ndarray flat
+        cdef cnp.ndarray flat, out_values
+        cdef cnp.ndarray seeds
         cdef value_t* values = NULL
-        cdef value_t* adj = NULL
         cdef Recording rec
-        cdef cnp.ndarray out_values, result
-        cdef const double* seeds
-        cdef count_t k, n_adj
+        cdef const TapeArrays* arr
+        cdef count_t k
         cdef index_t index
+        cdef int64_t last
+        cdef double one = 1.0
         self.check_made()
         flat = self.flat_input(x, where)
         rec = self.recording_for(flat, &values, where)
+        arr = &rec.tape.data.arr
         try:
             out_values = np.empty(self.n_out, dtype=np.float64)
             for k in range(self.n_out):
@@ -344,41 +361,25 @@ cdef class Function:
             if want == WANT_VALUE:
                 return out_values
             if want == WANT_SECOND:
-                return out_values, second_order_at(&rec.tape.arr, values, rec.last_output,
-                                                   self.n_in, w)
+                return out_values, second_order_at(arr, values, rec.last_output, self.n_in, w)
             if want == WANT_TANGENTS:
-                return out_values, tangents_at(&rec.tape.arr, values, rec.tape.n_entries,
+                return out_values, tangents_at(arr, values, rec.tape.data.n_entries,
                                                rec.out_indices, w, self.n_in)
-            n_adj = <count_t>rec.last_output + 1
+            if self.n_out == 0:
+                return out_values, (np.zeros((0, self.n_in)) if want == WANT_JACOBIAN
+                                    else np.zeros(self.n_in))
             if want == WANT_JACOBIAN:
-                result = np.zeros((self.n_out, self.n_in), dtype=np.float64)
-                if n_adj > 0:
-                    adj = take_buffer(n_adj, False)
-                    with nogil:
-                        jacobian_rows(&rec.tape.arr, values, &rec.out_indices[0], self.n_out,
-                                      self.n_in, adj, <double*>cnp.PyArray_DATA(result))
-                return out_values, result
-            result = np.zeros(self.n_in, dtype=np.float64)
-            if n_adj > 0:
-                adj = take_buffer(n_adj, True)
-                if want == WANT_GRAD:
-                    adj[rec.last_output] = 1.0  # the single output
-                else:
-                    seeds = <const double*>cnp.PyArray_DATA(w)
-                    for k in range(self.n_out):
-                        index = <index_t>rec.out_indices[k]
-                        if index >= 0:
-                            adj[index] += seeds[k]
-                if n_adj > NOGIL_MIN_ENTRIES:
-                    with nogil:
-                        reverse_sweep(&rec.tape.arr, values, rec.last_output, adj)
-                else:
-                    reverse_sweep(&rec.tape.arr, values, rec.last_output, adj)
-                memcpy(cnp.PyArray_DATA(result), adj, min(self.n_in, n_adj) * sizeof(value_t))
-            return out_values, result
+                return out_values, jacobian_at(arr, values, &rec.out_indices[0], self.n_out,
+                                               self.n_in)
+            if want == WANT_GRAD:
+                last = rec.last_output  # the single output
+                return out_values, vjp_at(arr, values, &last, &one, 1, self.n_in)
+            seeds = np.ascontiguousarray(w, dtype=np.float64)
+            return out_values, vjp_at(arr, values, &rec.out_indices[0],
+                                      <const double*>cnp.PyArray_DATA(seeds), self.n_out,
+                                      self.n_in)
         finally:
             release_buffer(values)
-            release_buffer(adj)
 
     # ---- the public calls ---------------------------------------------------------
 
@@ -392,20 +393,30 @@ cdef class Function:
 
         Parameters
         ----------
-        x : float or array_like
+        x : float, array_like, or the traced structure
             A point shaped like the input f was traced at.
 
         Returns
         -------
         value : float
-        gradient : float or numpy.ndarray
+        gradient : float, numpy.ndarray or the traced structure
         """
         self.check_scalar_output("Function.value_and_grad")
         out, g = self.replay(x, WANT_GRAD, None, "Function.value_and_grad")
         return float(out[0]), self.shaped_like_input(g, x)
 
     def grad(self, x):
-        """Gradient of a scalar output at x, shaped like x."""
+        """Gradient of a scalar output at x, shaped like x.
+
+        Parameters
+        ----------
+        x : float, array_like, or the traced structure
+            A point shaped like the input f was traced at.
+
+        Returns
+        -------
+        float, numpy.ndarray or the traced structure
+        """
         self.check_scalar_output("Function.grad")
         return self.shaped_like_input(self.replay(x, WANT_GRAD, None, "Function.grad")[1], x)
 
@@ -414,7 +425,7 @@ cdef class Function:
 
         Parameters
         ----------
-        x : float or array_like
+        x : float, array_like, or the traced structure
             A point shaped like the traced input.
         w : float or array_like
             A cotangent shaped like the output.
@@ -422,7 +433,7 @@ cdef class Function:
         Returns
         -------
         value : float or numpy.ndarray
-        cotangent : float or numpy.ndarray
+        cotangent : float, numpy.ndarray or the traced structure
             Shaped like x.
         """
         self.check_made()
@@ -442,12 +453,12 @@ cdef class Function:
         out, g = self.replay(x, WANT_VJP, seeds, "Function.vjp")
         return self.shaped_like_output(out), self.shaped_like_input(g, x)
 
-    def jacobian(self, x, mode="auto", holomorphic=False):
+    def jacobian(self, x, *, mode="auto", holomorphic=False):
         """Jacobian at x, of shape ``out.shape + x.shape``.
 
         Parameters
         ----------
-        x : float or array_like
+        x : float, array_like, or the traced structure
             A point shaped like the traced input.
         mode : {"auto", "reverse", "forward"}, optional
             "reverse" (one reverse sweep per output), "forward" (tangent
@@ -459,41 +470,56 @@ cdef class Function:
 
         Returns
         -------
-        numpy.ndarray
-            (A NumPy scalar when the shape is ().)
+        numpy.ndarray or the traced structure
+            (A NumPy scalar when the shape is (); for a structured input,
+            the structure with a block ``out.shape + leaf.shape`` per leaf.)
         """
         if mode not in ("auto", "reverse", "forward"):
             raise ValueError(f"Function.jacobian: mode must be 'auto', 'reverse' or "
                              f"'forward', got {mode!r}")
+        if not isinstance(holomorphic, (bool, np.bool_)):
+            raise TypeError(f"Function.jacobian: holomorphic must be True or False, got "
+                            f"{holomorphic!r}")
         self.check_made()
-        if self.complex_in and self.complex_out and not holomorphic:
+        has_complex_in = self.in_tree.has_complex
+        if has_complex_in and self.complex_out and not holomorphic:
             raise TypeError(
                 "Function.jacobian: the function is complex-valued at a complex input; "
                 "pass holomorphic=True for the complex Jacobian of a holomorphic f")
-        if mode == "forward" or (mode == "auto" and self.n_in <= self.n_out):
-            _, rows = self.replay(x, WANT_TANGENTS, np.eye(self.n_in), "Function.jacobian")
-        else:
-            _, rows = self.replay(x, WANT_JACOBIAN, None, "Function.jacobian")
-        if holomorphic and self.complex_in and not self.complex_out:
+        if holomorphic and has_complex_in and not self.complex_out:
             raise TypeError(
                 "Function.jacobian: holomorphic=True, but the function is real-valued at "
                 "a complex input; a real-valued function is not holomorphic. Use "
                 "holomorphic=False for its rows d/dRe + 1j d/dIm")
+        if holomorphic and not has_complex_in:
+            raise TypeError(
+                "Function.jacobian: holomorphic=True needs complex arguments (as in JAX), "
+                "but the function was traced at a real one; F.jacobian(x) without it "
+                "gives dRe f/dx + 1j dIm f/dx for a complex output")
+        if mode == "forward" or (mode == "auto" and self.n_in <= self.n_out):
+            _, rows = self.replay(x, WANT_TANGENTS, np.eye(self.n_in), "Function.jacobian")
+        else:
+            _, rows = self.replay(x, WANT_JACOBIAN, None, "Function.jacobian")
         if self.complex_out:
             rows = complex_from_parts(rows[0::2], rows[1::2])
+        if not self.single_in:
+            return self.in_tree.split(rows.reshape(self.out_shape + (self.n_in,)),
+                                      self.out_shape, bool(holomorphic))
         if self.complex_in:
             rows = rows[:, 0::2] if holomorphic else complex_from_parts(rows[:, 0::2],
                                                                        rows[:, 1::2])
         jac = rows.reshape(self.out_shape + (() if self.in_shape is None else self.in_shape))
         return jac[()] if jac.shape == () else jac
 
-    def value_and_grad_batch(self, X, threads=None):
+    def value_and_grad_batch(self, X, *, threads=None):
         """Values and gradients of a scalar output at many points, in parallel.
 
         Parameters
         ----------
-        X : array_like
-            Points stacked along a first axis: shape ``(k,) + x.shape``.
+        X : array_like, or the traced structure with a leading axis
+            Points stacked along a first axis: shape ``(k,) + x.shape``;
+            for a structured input, the same structure with a leading axis
+            of length k on every leaf (as ``jax.vmap``).
         threads : int, optional
             Threads to use (default: all cores). The sweeps run without the
             GIL.
@@ -502,28 +528,41 @@ cdef class Function:
         -------
         values : numpy.ndarray
             Shape (k,).
-        grads : numpy.ndarray
-            Shape of X.
+        grads : numpy.ndarray or the traced structure
+            Shaped like X.
         """
         cdef object points
         cdef count_t k
         self.check_made()
         self.check_scalar_output("Function.value_and_grad_batch")
-        if self.complex_in:
-            reject_array_subclass(X, "Function.value_and_grad_batch")
-            points = np.asarray(X)
-            if points.dtype.kind not in "biufc":
-                raise TypeError(f"Function.value_and_grad_batch: expected numbers, got "
-                                f"{describe(points)}")
-            points = np.asarray(points, dtype=np.complex128)
+        if (threads is not None and (not isinstance(threads, (int, np.integer))
+                                     or isinstance(threads, (bool, np.bool_)) or threads < 1)):
+            raise ValueError(f"Function.value_and_grad_batch: threads must be a "
+                             f"positive int, got {threads!r}")
+        if not self.single_in:
+            k = batch_length(self.in_tree, X)
+            flat = self.in_tree.flat_array(X, "Function.value_and_grad_batch: X", batch=k)
         else:
-            points = as_float_array(X, "Function.value_and_grad_batch")
-        row_shape = () if self.in_shape is None else tuple(self.in_shape)
-        if points.ndim < 1 or points.shape[1:] != row_shape:
-            raise ValueError(
-                f"Function.value_and_grad_batch: X has shape {points.shape}, expected "
-                f"(k,) + {row_shape}")
-        k = points.shape[0]
+            if self.complex_in:
+                reject_array_subclass(X, "Function.value_and_grad_batch")
+                points = np.asarray(X)
+                if points.dtype.kind not in "biufc":
+                    raise TypeError(f"Function.value_and_grad_batch: expected numbers, got "
+                                    f"{describe(points)}")
+                points = np.asarray(points, dtype=np.complex128)
+            else:
+                points = as_float_array(X, "Function.value_and_grad_batch")
+            row_shape = () if self.in_shape is None else tuple(self.in_shape)
+            if points.ndim < 1 or points.shape[1:] != row_shape:
+                raise ValueError(
+                    f"Function.value_and_grad_batch: X has shape {points.shape}, expected "
+                    f"(k,) + {row_shape}")
+            k = points.shape[0]
+            if self.complex_in:
+                flat = np.ascontiguousarray(points).reshape(-1).view(np.float64).reshape(
+                    k, self.n_in)
+            else:
+                flat = np.ascontiguousarray(points, dtype=np.float64).reshape(k, self.n_in)
         if threads is None:
             # The cores this process may use; small batches stay on one
             # thread, where starting threads would cost more than it saves.
@@ -531,33 +570,12 @@ cdef class Function:
                 threads = len(os.sched_getaffinity(0))
             except (AttributeError, OSError):
                 threads = os.cpu_count() or 1
-            if k * (<Recording>self.recordings[0]).tape.n_entries < BATCH_THREAD_MIN_WORK:
+            if k * (<Recording>self.recordings[0]).tape.data.n_entries < BATCH_THREAD_MIN_WORK:
                 threads = 1
-        if (not isinstance(threads, (int, np.integer)) or isinstance(threads, bool)
-                or threads < 1):
-            raise ValueError(f"Function.value_and_grad_batch: threads must be a "
-                             f"positive int, got {threads!r}")
-        if self.complex_in:
-            flat = np.ascontiguousarray(points).reshape(-1).view(np.float64).reshape(k, self.n_in)
-        else:
-            flat = np.ascontiguousarray(points, dtype=np.float64).reshape(k, self.n_in)
         values = np.empty(k, dtype=np.float64)
         grads = np.zeros((k, self.n_in), dtype=np.float64)
         failed = np.zeros(k, dtype=np.uint8)
-        rec = self.recordings[0]
-        n_threads = max(1, min(int(threads), k))
-        bounds = [k * j // n_threads for j in range(n_threads + 1)]
-        if n_threads == 1:
-            self.batch_chunk(rec, flat, 0, k, values, grads, failed)
-        else:
-            workers = [threading.Thread(target=self._batch_chunk,
-                                        args=(rec, flat, bounds[j], bounds[j + 1],
-                                              values, grads, failed))
-                       for j in range(n_threads)]
-            for t in workers:
-                t.start()
-            for t in workers:
-                t.join()
+        self.batch_on_threads(self.recordings[0], flat, values, grads, failed, int(threads))
         # Rows on another branch than the first recording: the other kept
         # recordings take them as sub-batches (still without the GIL), and
         # what is left goes one row at a time through a re-trace.
@@ -579,9 +597,51 @@ cdef class Function:
                                "Function.value_and_grad_batch")
             values[row] = v[0]
             grads[row] = g
+        if not self.single_in:
+            return values, self.in_tree.split(grads, (k,))
         if self.complex_in:
             return values, grads.reshape(-1).view(np.complex128).reshape(points.shape)
         return values, grads.reshape(points.shape)
+
+    cdef int batch_on_threads(self, Recording rec, cnp.ndarray flat, cnp.ndarray values,
+                              cnp.ndarray grads, cnp.ndarray failed, int threads) except -1:
+        """All rows of a batch on rec, split over up to `threads` threads.
+
+        A worker's error (a MemoryError for its buffers, say) reaches the
+        caller after every worker has stopped: nothing is returned
+        half-computed.
+        """
+        cdef count_t k = flat.shape[0]
+        cdef int n_threads = max(1, min(threads, k))
+        if n_threads == 1:
+            self.batch_chunk(rec, flat, 0, k, values, grads, failed)
+            return 0
+        bounds = [k * j // n_threads for j in range(n_threads + 1)]
+        errors = []
+
+        def work(first, stop):
+            try:
+                self._batch_chunk(rec, flat, first, stop, values, grads, failed)
+            except BaseException as error:  # reported to the caller below
+                errors.append(error)
+
+        workers = [threading.Thread(target=work, args=(bounds[j], bounds[j + 1]))
+                   for j in range(n_threads)]
+        started = []
+        try:
+            for t in workers:
+                t.start()
+                started.append(t)
+        finally:
+            for t in started:
+                t.join()
+        if errors:
+            raise errors[0]
+        return 0
+
+    def _recording(self, count_t k=0):
+        """Test hook: the k-th kept recording (most recently used first)."""
+        return self.recordings[k]
 
     def _batch_chunk(self, Recording rec, cnp.ndarray X, count_t first, count_t stop,
                      cnp.ndarray values, cnp.ndarray grads, cnp.ndarray failed):
@@ -601,7 +661,7 @@ cdef class Function:
 
     cdef int batch_chunk(self, Recording rec, cnp.ndarray X, count_t first, count_t stop,
                          cnp.ndarray values, cnp.ndarray grads, cnp.ndarray failed) except -1:
-        cdef value_t* vals = take_buffer(rec.tape.n_entries, False)
+        cdef value_t* vals = take_buffer(rec.tape.data.n_entries, False)
         cdef value_t* adj = NULL
         try:
             adj = take_buffer(rec.last_output + 1, False)
@@ -614,7 +674,7 @@ cdef class Function:
             release_buffer(adj)
         return 0
 
-    # ---- second order: planned ----------------------------------------------------
+    # ---- forward mode and second order -------------------------------------------
 
     def hvp(self, x, v):
         """Hessian of the scalar output at x times v, shaped like x.
@@ -623,14 +683,14 @@ cdef class Function:
 
         Parameters
         ----------
-        x : float or array_like
+        x : float, array_like, or the traced structure
             A point shaped like the traced input.
-        v : float or array_like
+        v : float, array_like, or the traced structure
             A direction shaped like x.
 
         Returns
         -------
-        float or numpy.ndarray
+        float, numpy.ndarray or the traced structure
         """
         self.check_scalar_output("Function.hvp")
         seeds = self.flat_input(v, "Function.hvp", "the direction v").reshape(self.n_in, 1)
@@ -641,14 +701,26 @@ cdef class Function:
         """Hessian of the scalar output at x, of shape ``x.shape + x.shape``.
 
         Sweeps 32 directions at a time (vector forward-over-reverse).
+
+        Parameters
+        ----------
+        x : float, array_like, or the traced structure
+            A point shaped like the traced input.
+
+        Returns
+        -------
+        float, numpy.ndarray, or for a structured input the blocks
+        ``H[i][j]`` of shape ``x_i.shape + x_j.shape`` in that structure.
         """
         self.check_scalar_output("Function.hessian")
-        if self.complex_in:
+        if self.in_tree.has_complex:
             raise TypeError(
                 "Function.hessian: the input is complex; a real-valued f of a complex "
                 "input has no complex Hessian (its gradient is not holomorphic); use "
                 "F.hvp (real-pair convention)")
         _, (_, products) = self.replay(x, WANT_SECOND, np.eye(self.n_in), "Function.hessian")
+        if not self.single_in:
+            return hessian_blocks(self.in_tree, products)
         if self.in_shape is None:
             return float(products[0, 0])
         return products.reshape(tuple(self.in_shape) + tuple(self.in_shape))
@@ -658,9 +730,9 @@ cdef class Function:
 
         Parameters
         ----------
-        x : float or array_like
+        x : float, array_like, or the traced structure
             A point shaped like the traced input.
-        v : float or array_like
+        v : float, array_like, or the traced structure
             A tangent shaped like x.
 
         Returns
@@ -684,14 +756,17 @@ cdef class Function:
         Returns
         -------
         Function
-            Inputs shaped like x, outputs shaped like x.
+            Inputs shaped like x, outputs: the gradient as a flat array
+            over the input scalars (shaped like x for a single array).
         """
+        cdef Function G
         self.check_made()
         self.check_scalar_output("Function.grad_function")
-        cdef Function G = Function.create(gradient_recording(self.primary), None, self.retrace,
-                                          self.in_shape, () if self.in_shape is None
-                                          else tuple(self.in_shape), self.complex_in,
-                                          self.complex_in)
+        G = Function.create(gradient_recording(self.primary), None, self.retrace,
+                            self.in_tree, () if self.in_shape is None or not self.single_in
+                            else tuple(self.in_shape), self.complex_in)
+        if not self.single_in:
+            G.out_shape = (self.n_in,)
         G.recordings = [G.primary] + [gradient_recording(r) for r in self.recordings
                                       if r is not self.primary]
         if self.recorder is not None:
@@ -699,7 +774,7 @@ cdef class Function:
             G.recorder = lambda x: gradient_recording(primal_recorder(x))
         return G
 
-    # ---- pickling -----------------------------------------------------------------
+    # ---- copying and pickling -----------------------------------------------------
 
     def __copy__(self):
         return self  # read-only
@@ -709,41 +784,74 @@ cdef class Function:
 
     def __reduce__(self):
         # The tapes, not f: an unpickled Function replays but cannot re-trace.
+        # The state is the format of _format.pxi.
         self.check_made()
-        return (_restore_function, (self.primary, list(self.recordings), self.retrace,
-                                    self.in_shape, self.out_shape, self.complex_in,
-                                    self.complex_out))
+        recordings = [self.primary] + [r for r in self.recordings if r is not self.primary]
+        return (_load_function, ({
+            "format": FORMAT_VERSION,
+            "retrace": bool(self.retrace),
+            "input": self.in_tree,
+            "output_shape": tuple(self.out_shape),
+            "complex_output": bool(self.complex_out),
+            "recordings": [recording_state(r) for r in recordings],
+        },))
 
 
-def _restore_function(Recording primary, recordings, retrace, in_shape, out_shape,
-                      complex_in=False, complex_out=False):
-    """Rebuild a pickled Function (without its Python function), checking that
-    the parts fit together so that no replay can read out of bounds."""
+def _load_function(state):
+    """Rebuild a pickled Function (without its Python function), checking
+    that the parts fit together so that no replay can read out of bounds."""
     cdef Function F
-    if primary is None or primary.tape is None:
-        raise ValueError("fastad: corrupt Function pickle (no recording)")
-    F = Function.create(primary, None, bool(retrace), in_shape, out_shape, bool(complex_in),
-                        bool(complex_out))
-    expected_in = 1 if in_shape is None else int(np.prod(in_shape, dtype=np.int64))
-    expected_out = int(np.prod(F.out_shape, dtype=np.int64))
-    if (expected_in * (2 if complex_in else 1) != F.n_in
-            or expected_out * (2 if complex_out else 1) != F.n_out
-            or not isinstance(recordings, list) or not recordings):
-        raise ValueError("fastad: corrupt Function pickle (shapes)")
+    if not isinstance(state, dict) or "format" not in state:
+        raise ValueError("fastad: corrupt Function pickle (no format number)")
+    if state["format"] != FORMAT_VERSION:
+        raise ValueError(f"fastad: the pickle holds a Function of format {state['format']!r}; "
+                         f"this fastad reads format {FORMAT_VERSION}")
+    try:
+        retrace, tree, out_shape = state["retrace"], state["input"], state["output_shape"]
+        complex_out, states = state["complex_output"], state["recordings"]
+    except KeyError as missing:
+        raise ValueError(f"fastad: corrupt Function pickle (no {missing})") from None
+    if (not isinstance(retrace, bool) or not isinstance(complex_out, bool)
+            or type(tree).__name__ != "TreeDef" or not isinstance(out_shape, tuple)
+            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2 ** 31
+                       for d in out_shape)
+            or not isinstance(states, list) or not states or len(states) > MAX_RECORDINGS):
+        raise ValueError("fastad: corrupt Function pickle (its fields)")
+    recordings = [recording_from_state(s) for s in states]
+    F = Function.create(recordings[0], None, retrace, tree, out_shape, complex_out)
     for r in recordings:
-        if (not isinstance(r, Recording) or (<Recording>r).tape is None
-                or (<Recording>r).n_inputs != F.n_in
-                or (<Recording>r).out_indices.shape[0] != F.n_out):
+        if (<Recording>r).n_inputs != F.n_in or (<Recording>r).out_indices.shape[0] != F.n_out:
             raise ValueError("fastad: corrupt Function pickle (recordings)")
-    F.recordings = list(recordings)
+    F.recordings = recordings
     return F
 
 
 def _make_function(Tape tape, indices, values, count_t n_inputs, recorder, bint retrace,
-                   in_shape, out_shape, bint complex_in=False, bint complex_out=False):
+                   in_tree, out_shape, bint complex_out=False):
     """A Function for a finished tape (used by fastad.trace)."""
     return Function.create(Recording.create(tape, indices, values, n_inputs), recorder,
-                           retrace, in_shape, out_shape, complex_in, complex_out)
+                           retrace, in_tree, out_shape, complex_out)
+
+
+def _make_recording(Tape tape, indices, values, count_t n_inputs):
+    """A Recording for a finished tape (used when re-tracing)."""
+    return Recording.create(tape, indices, values, n_inputs)
+
+
+cdef count_t batch_length(object tree, object X) except -1:
+    """k, the leading axis of every leaf of a structured batch X."""
+    leaves = tree.leaves_of(X, "Function.value_and_grad_batch: X")
+    if not leaves or np.ndim(leaves[0]) < 1:
+        raise ValueError("Function.value_and_grad_batch: every leaf of X needs a leading "
+                         "axis (the points)")
+    return np.shape(leaves[0])[0]
+
+
+cdef object hessian_blocks(object tree, cnp.ndarray H):
+    """A Hessian over a structured input as the blocks H[i][j] of shape
+    x_i.shape + x_j.shape, in the input's structure twice."""
+    return tree.blocks(lambda offset, n, leaf: tree.split(
+        H[offset:offset + n].reshape(leaf.shape + (H.shape[1],)), leaf.shape))
 
 
 cdef cnp.ndarray complex_from_parts(cnp.ndarray re, cnp.ndarray im):
@@ -759,9 +867,9 @@ cdef cnp.ndarray complex_from_parts(cnp.ndarray re, cnp.ndarray im):
     return out
 
 
-def _complex_from_parts(cnp.ndarray re, cnp.ndarray im):
+def _complex_from_parts(re, im):
     """re + 1j*im elementwise, as the transforms pack (Re, Im) pairs."""
-    return complex_from_parts(re, im)
+    return complex_from_parts(np.asarray(re), np.asarray(im))
 
 
 cdef cnp.ndarray complex_pairs(object x, object shape, str where, str name, str traced):
@@ -775,8 +883,3 @@ cdef cnp.ndarray complex_pairs(object x, object shape, str where, str name, str 
         raise ValueError(f"{where}: {name} has shape {arr.shape}, but {traced} of shape "
                          f"{tuple(shape)}")
     return np.ascontiguousarray(arr, dtype=np.complex128).reshape(-1).view(np.float64)
-
-
-def _make_recording(Tape tape, indices, values, count_t n_inputs):
-    """A Recording for a finished tape (used when re-tracing)."""
-    return Recording.create(tape, indices, values, n_inputs)

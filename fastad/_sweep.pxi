@@ -2,11 +2,131 @@
 # opcode. The forward sweep re-evaluates every entry from new input values
 # (replay); the reverse sweep goes from an output back to the inputs,
 # adding each entry's adjoint times its local partials into its operands'
-# adjoints. Partials come from the rules in _ops.pxi, recomputed from the
-# values (storing them would cost 16 more bytes per binary entry, and replay
-# must recompute them anyway). The values are passed separately from the
-# tape's arrays, so one recording serves any number of replays at once.
+# adjoints; the tangent sweep pushes up to TANGENT_BLOCK directions forward
+# at once; the second-order sweep differentiates the reverse sweep along
+# them. Partials come from the rules in _ops.pxi, recomputed from the
+# values (storing them would cost 16 more bytes per binary entry, and
+# replay must recompute them anyway). The values are passed separately
+# from the tape's arrays, so one recording serves any number of replays at
+# once.
+#
+# Zero factors are structural in every sweep: an entry whose adjoint is 0
+# sends nothing back, and a partial that is exactly 0 contributes nothing
+# to its operand's adjoint or tangent, even where the other factor is
+# infinite (sqrt'(0) = inf times a zero partial is 0, not nan), so reverse
+# and forward mode agree wherever a zero factor meets an infinite one.
 
+# Sweeps shorter than this keep the GIL: releasing it costs more than they do.
+cdef count_t NOGIL_MIN_ENTRIES = 4096
+
+
+# ---- decoding entries and the GIL --------------------------------------------------
+
+cdef inline int entry_kind(int op) noexcept nogil:
+    """The operand kind of an opcode: KIND_INPUT, KIND_UNARY or a binary kind."""
+    if op == OP_INPUT:
+        return KIND_INPUT
+    if op < FIRST_BINARY:
+        return KIND_UNARY
+    return (op - FIRST_BINARY) % 3
+
+
+cdef inline Entry decode(const TapeArrays* t, count_t i) noexcept nogil:
+    """Entry i's rule, operand kind and operands (entries or constants)."""
+    cdef Entry e
+    cdef int op = t.ops[i]
+    e.kind = entry_kind(op)
+    e.a = t.arg0[i]
+    e.b = t.arg1[i]
+    e.ca = 0.0
+    e.cb = 0.0
+    if e.kind == KIND_INPUT:
+        e.rule = op
+        e.a = -1
+        e.b = -1
+    elif e.kind == KIND_UNARY:
+        e.rule = op
+        e.b = -1
+    else:
+        e.rule = op - e.kind
+        if e.kind == KIND_VC:
+            e.cb = t.consts[e.b]
+            e.b = -1
+        elif e.kind == KIND_CV:
+            e.ca = t.consts[e.a]
+            e.a = -1
+    return e
+
+
+cdef inline value_t operand_a(Entry e, const value_t* v) noexcept nogil:
+    return v[e.a] if e.a >= 0 else e.ca
+
+
+cdef inline value_t operand_b(Entry e, const value_t* v) noexcept nogil:
+    return v[e.b] if e.b >= 0 else e.cb
+
+
+cdef inline PyThreadState* release_gil_above(count_t work) noexcept:
+    """Release the GIL for a sweep of more than NOGIL_MIN_ENTRIES entries
+    (shorter ones cost less than the release); give the result to
+    restore_gil after the sweep. Only noexcept nogil C code may run in
+    between."""
+    if work > NOGIL_MIN_ENTRIES:
+        return PyEval_SaveThread()
+    return NULL
+
+
+cdef inline void restore_gil(PyThreadState* state) noexcept:
+    if state != NULL:
+        PyEval_RestoreThread(state)
+
+
+# ---- structural zeros ---------------------------------------------------------------
+
+cdef inline value_t times(value_t coefficient, value_t x) noexcept nogil:
+    # coefficient * x, where an exact zero on either side is a structural
+    # zero (no inf * 0 = nan).
+    if coefficient == 0.0 or x == 0.0:
+        return 0.0
+    return coefficient * x
+
+
+cdef inline void add_scaled(value_t* dst, value_t coefficient, const value_t* src,
+                            count_t k) noexcept nogil:
+    """dst += coefficient * src over k lanes, exact zeros being structural.
+
+    A zero coefficient (a partial that vanishes) adds nothing, not 0 * inf;
+    an infinite one (sqrt' at 0) adds nothing where src is zero, a
+    direction that does not move the operand (JAX's symbolic zeros give the
+    same). Finite coefficients keep the plain loop.
+    """
+    cdef count_t j
+    if coefficient == 0.0:
+        return
+    if libm.isfinite(coefficient):
+        for j in range(k):
+            dst[j] += coefficient * src[j]
+    else:
+        for j in range(k):
+            if src[j] != 0.0:
+                dst[j] += coefficient * src[j]
+
+
+cdef inline void set_scaled(value_t* dst, value_t coefficient, const value_t* src,
+                            count_t k) noexcept nogil:
+    """dst = coefficient * src over k lanes, exact zeros being structural."""
+    cdef count_t j
+    if coefficient == 0.0:
+        memset(dst, 0, k * sizeof(value_t))
+    elif libm.isfinite(coefficient):
+        for j in range(k):
+            dst[j] = coefficient * src[j]
+    else:
+        for j in range(k):
+            dst[j] = coefficient * src[j] if src[j] != 0.0 else 0.0
+
+
+# ---- reverse ---------------------------------------------------------------------
 
 cdef inline void reverse_binary(int base, int kind, index_t i, index_t a, index_t b,
                                 value_t g, const value_t* v, const value_t* c,
@@ -30,6 +150,25 @@ cdef inline void reverse_binary(int base, int kind, index_t i, index_t a, index_
         adj[b] += g * binary_rule(base, c[a], v[b], v[i], WRT_B)
 
 
+cdef void reverse_entry_unbounded(const TapeArrays* t, const value_t* v, count_t i,
+                                  value_t g, value_t* adj) noexcept nogil:
+    """Entry i of the reverse sweep for an infinite or nan adjoint g, where
+    a zero partial must still contribute nothing (not inf * 0 = nan)."""
+    cdef Entry e = decode(t, i)
+    cdef value_t va, vb
+    if e.kind == KIND_INPUT:
+        return
+    va = operand_a(e, v)
+    if e.kind == KIND_UNARY:
+        adj[e.a] += times(g, unary_rule(e.rule, va, v[i], True))
+        return
+    vb = operand_b(e, v)
+    if e.a >= 0:
+        adj[e.a] += times(g, binary_rule(e.rule, va, vb, v[i], WRT_A))
+    if e.b >= 0:
+        adj[e.b] += times(g, binary_rule(e.rule, va, vb, v[i], WRT_B))
+
+
 cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
                         value_t* adj) noexcept nogil:
     """Accumulate adjoints of entries last .. 0 at values v; adj[last] holds the seed."""
@@ -47,6 +186,9 @@ cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
             # Nothing flows back from here (an entry the output does not
             # use, or a zero seed): skipping it keeps an infinite partial
             # (sqrt at 0) from turning its operands' adjoints into 0 * inf.
+            continue
+        if not libm.isfinite(g):
+            reverse_entry_unbounded(t, v, i, g, adj)
             continue
         op = ops[i]
         a = arg0[i]
@@ -111,6 +253,8 @@ cdef void jacobian_rows(const TapeArrays* t, const value_t* v, const int64_t* in
         n = n_inputs if n_inputs < index + 1 else index + 1
         memcpy(rows + k * n_inputs, adj, n * sizeof(value_t))
 
+
+# ---- forward (replay) ------------------------------------------------------------
 
 cdef inline value_t forward_binary(int base, int kind, index_t a, index_t b,
                                    const value_t* v, const value_t* c) noexcept nogil:
@@ -187,69 +331,15 @@ cdef count_t first_failing_guard(const Guard* guards, count_t n_guards, const va
     values v than when it was recorded, or -1 if all hold."""
     cdef count_t k
     cdef value_t a, b
-    cdef bint result
-    cdef int how
     for k in range(n_guards):
         a = v[guards[k].a]
         b = c[guards[k].b] if guards[k].b_is_constant else v[guards[k].b]
-        how = guards[k].how
-        if how == Py_LT:
-            result = a < b
-        elif how == Py_LE:
-            result = a <= b
-        elif how == Py_GT:
-            result = a > b
-        elif how == Py_GE:
-            result = a >= b
-        elif how == Py_EQ:
-            result = a == b
-        else:
-            result = a != b
-        if result != guards[k].outcome:
+        if compare_values(guards[k].how, a, b) != guards[k].outcome:
             return k
     return -1
 
 
-cdef inline value_t times(value_t coefficient, value_t x) noexcept nogil:
-    # coefficient * x, where an exact zero on either side is a structural
-    # zero (no inf * 0 = nan): see add_scaled.
-    if coefficient == 0.0 or x == 0.0:
-        return 0.0
-    return coefficient * x
-
-
-cdef inline void add_scaled(value_t* dst, value_t coefficient, const value_t* src,
-                            count_t k) noexcept nogil:
-    """dst += coefficient * src over k lanes, exact zeros being structural.
-
-    A zero coefficient (a second derivative that vanishes, as for +, -, *)
-    adds nothing, not 0 * inf; an infinite one (sqrt' at 0) adds nothing
-    where src is zero, a direction that does not move the operand (JAX's
-    symbolic zeros give the same). Finite coefficients keep the plain loop.
-    """
-    cdef count_t j
-    if coefficient == 0.0:
-        return
-    if libm.isfinite(coefficient):
-        for j in range(k):
-            dst[j] += coefficient * src[j]
-    else:
-        for j in range(k):
-            if src[j] != 0.0:
-                dst[j] += coefficient * src[j]
-
-
-cdef inline void set_scaled(value_t* dst, value_t coefficient, const value_t* src,
-                            count_t k) noexcept nogil:
-    """dst = coefficient * src over k lanes, exact zeros being structural."""
-    cdef count_t j
-    if libm.isfinite(coefficient):
-        for j in range(k):
-            dst[j] = coefficient * src[j]
-    else:
-        for j in range(k):
-            dst[j] = coefficient * src[j] if src[j] != 0.0 else 0.0
-
+# ---- tangents (forward mode) ------------------------------------------------------
 
 # Tangent lanes swept together: each entry's partials are computed once and
 # applied to every lane of the block (vector forward mode), while the lane
@@ -269,6 +359,16 @@ cdef inline count_t lanes_for(count_t n_entries, count_t n_seeds, count_t buffer
     return max(1, min(lanes, min(n_seeds, <count_t>TANGENT_BLOCK)))
 
 
+def _set_lane_buffer_bytes(count_t n):
+    """Test hook: the byte cap of the tangent-lane buffers (returns the old one)."""
+    global LANE_BUFFER_BYTES
+    old = LANE_BUFFER_BYTES
+    if n < 1:
+        raise ValueError("the lane buffer cap must be positive")
+    LANE_BUFFER_BYTES = n
+    return old
+
+
 cdef void tangent_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
                         count_t n_entries, count_t k, value_t* tan) noexcept nogil:
     """Forward (tangent) sweep of k lanes at values v.
@@ -276,48 +376,37 @@ cdef void tangent_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
     tan is an (n_entries x k) row-major matrix whose first n_inputs rows hold
     the input tangents; the sweep fills the other rows.
     """
-    cdef const op_t* ops = t.ops
-    cdef const index_t* arg0 = t.arg0
-    cdef const index_t* arg1 = t.arg1
-    cdef const value_t* c = t.consts
     cdef count_t i, j
-    cdef index_t a, b
-    cdef int op, base, kind
-    cdef value_t pa, pb
+    cdef Entry e
+    cdef value_t pa, pb, va, vb
     cdef value_t* row
     cdef const value_t* ra
     cdef const value_t* rb
     for i in range(n_inputs, n_entries):
-        op = ops[i]
-        a = arg0[i]
-        b = arg1[i]
+        e = decode(t, i)
         row = tan + i * k
-        if op == OP_INPUT:
-            for j in range(k):
-                row[j] = 0.0  # an input made after the leading ones: held fixed
-        elif op < FIRST_BINARY:
-            pa = unary_rule(op, v[a], v[i], True)
-            set_scaled(row, pa, tan + a * k, k)
+        if e.kind == KIND_INPUT:
+            memset(row, 0, k * sizeof(value_t))  # an input made later: held fixed
+        elif e.kind == KIND_UNARY:
+            set_scaled(row, unary_rule(e.rule, v[e.a], v[i], True), tan + e.a * k, k)
         else:
-            base = binary_base(op)
-            kind = op - base
-            if kind == KIND_VV:
-                pa = binary_rule(base, v[a], v[b], v[i], WRT_A)
-                pb = binary_rule(base, v[a], v[b], v[i], WRT_B)
-                if libm.isfinite(pa) and libm.isfinite(pb):
-                    ra = tan + a * k
-                    rb = tan + b * k
+            va = operand_a(e, v)
+            vb = operand_b(e, v)
+            if e.a >= 0 and e.b >= 0:
+                pa = binary_rule(e.rule, va, vb, v[i], WRT_A)
+                pb = binary_rule(e.rule, va, vb, v[i], WRT_B)
+                if pa != 0.0 and pb != 0.0 and libm.isfinite(pa) and libm.isfinite(pb):
+                    ra = tan + e.a * k
+                    rb = tan + e.b * k
                     for j in range(k):
                         row[j] = pa * ra[j] + pb * rb[j]
                 else:
-                    set_scaled(row, pa, tan + a * k, k)
-                    add_scaled(row, pb, tan + b * k, k)
-            elif kind == KIND_VC:
-                pa = binary_rule(base, v[a], c[b], v[i], WRT_A)
-                set_scaled(row, pa, tan + a * k, k)
+                    set_scaled(row, pa, tan + e.a * k, k)
+                    add_scaled(row, pb, tan + e.b * k, k)
+            elif e.a >= 0:
+                set_scaled(row, binary_rule(e.rule, va, vb, v[i], WRT_A), tan + e.a * k, k)
             else:
-                pb = binary_rule(base, c[a], v[b], v[i], WRT_B)
-                set_scaled(row, pb, tan + b * k, k)
+                set_scaled(row, binary_rule(e.rule, va, vb, v[i], WRT_B), tan + e.b * k, k)
 
 
 cdef void forward_jacobian(const TapeArrays* t, const value_t* v, count_t n_entries,
@@ -344,6 +433,8 @@ cdef void forward_jacobian(const TapeArrays* t, const value_t* v, count_t n_entr
         first += width
 
 
+# ---- second order (forward over reverse) ------------------------------------------
+
 cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
                              index_t out, count_t k, const value_t* tan, value_t* adj,
                              value_t* dadj) noexcept nogil:
@@ -355,13 +446,8 @@ cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_in
     return adj[0 .. n_inputs-1] is the gradient and dadj's first n_inputs
     rows are the Hessian times each lane's input tangent.
     """
-    cdef const op_t* ops = t.ops
-    cdef const index_t* arg0 = t.arg0
-    cdef const index_t* arg1 = t.arg1
-    cdef const value_t* c = t.consts
-    cdef count_t i, j
-    cdef index_t a, b
-    cdef int op, base, kind
+    cdef count_t i
+    cdef Entry e
     cdef value_t g, pa, pb, paa, pab, pbb, va, vb
     cdef const value_t* dg
     cdef const value_t* ta
@@ -369,40 +455,35 @@ cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_in
     cdef value_t* da
     cdef value_t* db
     for i in range(out, n_inputs - 1, -1):
-        op = ops[i]
-        if op == OP_INPUT:
+        e = decode(t, i)
+        if e.kind == KIND_INPUT:
             continue
-        a = arg0[i]
-        b = arg1[i]
         g = adj[i]
         dg = dadj + i * k
-        if op < FIRST_BINARY:
-            pa = unary_rule(op, v[a], v[i], True)
-            paa = times(g, unary_second(op, v[a], v[i]))
-            adj[a] += times(g, pa)
-            ta = tan + a * k
-            da = dadj + a * k
+        va = operand_a(e, v)
+        if e.kind == KIND_UNARY:
+            pa = unary_rule(e.rule, va, v[i], True)
+            paa = times(g, unary_second(e.rule, va, v[i]))
+            adj[e.a] += times(g, pa)
+            da = dadj + e.a * k
             add_scaled(da, pa, dg, k)
-            add_scaled(da, paa, ta, k)
+            add_scaled(da, paa, tan + e.a * k, k)
             continue
-        base = binary_base(op)
-        kind = op - base
-        va = c[a] if kind == KIND_CV else v[a]
-        vb = c[b] if kind == KIND_VC else v[b]
-        if kind != KIND_CV:
-            pa = binary_rule(base, va, vb, v[i], WRT_A)
-            paa = times(g, binary_second(base, va, vb, v[i], WRT_AA))
-        if kind != KIND_VC:
-            pb = binary_rule(base, va, vb, v[i], WRT_B)
-            pbb = times(g, binary_second(base, va, vb, v[i], WRT_BB))
-        if kind == KIND_VV:
-            pab = times(g, binary_second(base, va, vb, v[i], WRT_AB))
-            adj[a] += times(g, pa)
-            adj[b] += times(g, pb)
-            ta = tan + a * k
-            tb = tan + b * k
-            da = dadj + a * k
-            db = dadj + b * k
+        vb = operand_b(e, v)
+        if e.a >= 0:
+            pa = binary_rule(e.rule, va, vb, v[i], WRT_A)
+            paa = times(g, binary_second(e.rule, va, vb, v[i], WRT_AA))
+        if e.b >= 0:
+            pb = binary_rule(e.rule, va, vb, v[i], WRT_B)
+            pbb = times(g, binary_second(e.rule, va, vb, v[i], WRT_BB))
+        if e.a >= 0 and e.b >= 0:
+            pab = times(g, binary_second(e.rule, va, vb, v[i], WRT_AB))
+            adj[e.a] += times(g, pa)
+            adj[e.b] += times(g, pb)
+            ta = tan + e.a * k
+            tb = tan + e.b * k
+            da = dadj + e.a * k
+            db = dadj + e.b * k
             # a and b may be the same entry (x * x): the tangents are not
             # written here, and each sum is added in turn.
             add_scaled(da, pa, dg, k)
@@ -411,15 +492,13 @@ cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_in
             add_scaled(db, pb, dg, k)
             add_scaled(db, pab, ta, k)
             add_scaled(db, pbb, tb, k)
-        elif kind == KIND_VC:
-            adj[a] += times(g, pa)
-            ta = tan + a * k
-            da = dadj + a * k
+        elif e.a >= 0:
+            adj[e.a] += times(g, pa)
+            da = dadj + e.a * k
             add_scaled(da, pa, dg, k)
-            add_scaled(da, paa, ta, k)
+            add_scaled(da, paa, tan + e.a * k, k)
         else:
-            adj[b] += times(g, pb)
-            tb = tan + b * k
-            db = dadj + b * k
+            adj[e.b] += times(g, pb)
+            db = dadj + e.b * k
             add_scaled(db, pb, dg, k)
-            add_scaled(db, pbb, tb, k)
+            add_scaled(db, pbb, tan + e.b * k, k)

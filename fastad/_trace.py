@@ -6,37 +6,27 @@ lands on a tape, every comparison on a Var as a branch guard. The returned
 re-traces f only where a guard comes out differently.
 """
 
+from __future__ import annotations
+
 from typing import Any, Callable
 
 import numpy as np
 
 from fastad import _core
-from fastad._core import Function
-from fastad._transforms import _check_callable, _describe, _flatten_output, _record
+from fastad._core import Function, Var
+from fastad._pytree import TreeDef, flatten
+from fastad._transforms import Recorded, _check_callable, _flatten_output
 
 
-def _input_shape(x0: Any) -> tuple[tuple[int, ...] | None, bool, bool]:
-    """(shape, whether f takes a list, whether the input is complex) of a
-    traced input; shape None for a number."""
-    if isinstance(x0, np.ndarray):
-        return x0.shape, False, x0.dtype.kind == "c"
-    if isinstance(x0, (list, tuple)):
-        if _core._is_number_list(x0):
-            return (len(x0),), True, False
-        if x0 and all(isinstance(item, (int, float, complex, np.number))
-                      and not isinstance(item, (bool, np.bool_)) for item in x0):
-            return (len(x0),), True, True  # numbers, some complex
-        raise TypeError(
-            "trace: a list or tuple x0 must hold only numbers; use an array for "
-            "more dimensions")
-    if isinstance(x0, (complex, np.complexfloating)):
-        return None, False, True
-    if x0 is None or isinstance(x0, (str, bytes, bool)) or not isinstance(
-            x0, (int, float, np.integer, np.floating)):
-        raise TypeError(
-            f"trace: x0 must be a number, an array or a list of numbers, got "
-            f"{_describe(x0)}")
-    return None, False, False
+def _check_numbers(leaves: list[Any]) -> None:
+    """trace records at numbers: a Var in x0 (from an enclosing transform)
+    cannot be replayed later."""
+    for leaf in leaves:
+        if type(leaf) is Var or (isinstance(leaf, np.ndarray) and leaf.dtype == object):
+            raise TypeError(
+                "trace: x0 holds fastad.Vars; a Function replays numbers (inside another "
+                "transform, call f itself, or use F.grad_function() for a "
+                "differentiable gradient)")
 
 
 def trace(f: Callable[..., Any], x0: Any, *args: Any, retrace: bool = True) -> Function:
@@ -47,11 +37,13 @@ def trace(f: Callable[..., Any], x0: Any, *args: Any, retrace: bool = True) -> F
     f : callable
         The function. It is called once here (and again only to re-trace).
         Its output may be a Var, a number, an array or a list of scalars.
-    x0 : float, complex, array_like or list of numbers
-        The point to record at. Calls of the Function take inputs of the
-        same shape. A list is passed to f as a list of Vars. A complex x0
-        (or complex array) makes a Function of a complex input: f gets
-        ComplexVars, and gradients are ``d/dRe + 1j*d/dIm``.
+    x0 : float, complex, array_like, or a list, tuple or dict of them
+        The point to record at: any argument structure that ``grad``
+        accepts, such as a dict of a network's parameters. The Function's
+        methods take and return that structure. A list of numbers is passed
+        to f as a list of Vars; a complex x0 (or complex array) makes f get
+        ComplexVars, and gradients are ``d/dRe + 1j*d/dIm``. A bool or int
+        is differentiated as a float, as ``grad`` does.
     *args
         Further arguments, held as constants of the recording. They are kept
         by reference for re-tracing: do not modify them afterwards.
@@ -84,21 +76,25 @@ def trace(f: Callable[..., Any], x0: Any, *args: Any, retrace: bool = True) -> F
     _check_callable(f, "trace")
     if not isinstance(retrace, (bool, np.bool_)):
         raise TypeError(f"trace: retrace must be True or False, got {retrace!r}")
-    in_shape, as_list, complex_in = _input_shape(x0)
-    dtype = np.complex128 if complex_in else np.float64
-    if complex_in and not isinstance(x0, (list, tuple)):
-        x0 = np.asarray(x0, dtype=np.complex128) if in_shape is not None else complex(x0)
+    leaves, tree = flatten(x0, "trace: x0")
+    _check_numbers(leaves)
+    if tree.n_real == 0:
+        raise TypeError("trace: x0 holds no numbers to differentiate with respect to")
 
     def record_at(x: Any) -> tuple[Any, ...]:
-        argument = list(np.asarray(x, dtype=dtype).tolist()) if as_list else x
-        tape, _, n_inputs, out = _record(f, [0], (argument,) + args, {}, "trace")
-        shape, indices, values, complex_out = _flatten_output(out, tape, "trace")
-        return tape, indices, values, n_inputs, shape, complex_out
+        rec = Recorded(f, [0], (x,) + args, {}, "trace")
+        if rec.trees[0] != tree:
+            raise ValueError(f"trace: f was recorded at an input of structure "
+                             f"{rec.trees[0]}, expected {tree}")
+        shape, indices, values, complex_out = _flatten_output(rec.out, rec.tape, "trace")
+        return rec.tape, indices, values, rec.n_inputs, shape, complex_out
 
     tape, indices, values, n_inputs, out_shape, complex_out = record_at(x0)
 
-    def retrace_at(x: Any) -> Any:
-        new_tape, new_indices, new_values, new_inputs, new_shape, new_complex = record_at(x)
+    def retrace_at(flat: np.ndarray) -> Any:
+        # The Function passes the new point as its flat real scalars.
+        new_tape, new_indices, new_values, new_inputs, new_shape, new_complex = record_at(
+            _point(tree, flat))
         if new_shape != out_shape or new_complex != complex_out:
             kind = "complex " if complex_out else ""
             new_kind = "complex " if new_complex else ""
@@ -108,5 +104,11 @@ def trace(f: Callable[..., Any], x0: Any, *args: Any, retrace: bool = True) -> F
                 f"shape {out_shape}")
         return _core._make_recording(new_tape, new_indices, new_values, new_inputs)
 
-    return _core._make_function(tape, indices, values, n_inputs, retrace_at,
-                                bool(retrace), in_shape, out_shape, complex_in, complex_out)
+    return _core._make_function(tape, indices, values, n_inputs, retrace_at, bool(retrace),
+                                tree, out_shape, complex_out)
+
+
+def _point(tree: TreeDef, flat: np.ndarray) -> Any:
+    """A point in the traced structure from its flat real scalars, as f
+    takes it: numbers as floats, lists of numbers as lists."""
+    return tree.split(np.asarray(flat, dtype=np.float64))

@@ -592,7 +592,6 @@ def test_all_rows_come_from_the_same_recording(jac):
     (b"abc", "bytes"),
     ({"a": 1.0}, "dict"),
     (object(), "object"),
-    (True, "bool"),
 ])
 def test_non_numeric_outputs_raise_type_error(jac, out, what):
     with pytest.raises(TypeError, match=what):

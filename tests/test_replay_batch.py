@@ -393,3 +393,26 @@ def test_batch_and_array_outputs_from_four_threads_at_once():
         f = (lambda x: np.outer(x, x) if x[0] > 0 else np.outer(x, x) * 2.0 + x[1])
         assert same_bits(jac, fastad.jacobian(f)(y))
         assert_close(val, np.outer(y, y) if y[0] > 0 else np.outer(y, y) * 2.0 + y[1])
+
+
+@pytest.mark.parametrize("threads", [2, None])
+def test_a_worker_that_cannot_allocate_fails_the_whole_batch(threads):
+    # Every worker's error reaches the caller; nothing comes back
+    # half-computed (uninitialised values, zero gradients).
+    from fastad import _core
+    F = fastad.trace(lambda x: np.sum(x * x * 2.0), np.ones(50))
+    X = np.random.default_rng(0).normal(size=(4000, 50))
+    ref_values, ref_grads = F.value_and_grad_batch(X, threads=1)
+    outcomes = set()
+    for n in range(1, 9):
+        _core._fail_nth_allocation(n)
+        try:
+            values, grads = F.value_and_grad_batch(X, threads=threads)
+        except MemoryError:
+            outcomes.add("raised")
+        else:
+            outcomes.add("complete")
+            assert np.array_equal(values, ref_values) and np.array_equal(grads, ref_grads)
+        finally:
+            _core._fail_nth_allocation(0)
+    assert outcomes == {"raised", "complete"}

@@ -459,10 +459,63 @@ def test_non_numeric_scalar_inputs(bad):
             F(bad)
 
 
-@pytest.mark.parametrize("bad", ["abc", None, object(), {"x": 1.0}, [1.0, "a"], []])
+@pytest.mark.parametrize("bad", ["abc", None, object(), {"x": "a"}, [1.0, "a"], [], {}])
 def test_trace_rejects_non_numeric_x0(bad):
     with pytest.raises(TypeError):
         fastad.trace(lambda x: x, bad)
+
+
+def test_trace_takes_what_grad_takes_a_dict_of_parameters():
+    def loss(p, data):
+        return np.sum((data @ p["w"] + p["b"]) ** 2) + p["scale"][0] * p["scale"][1]
+
+    data = np.arange(6.0).reshape(3, 2)
+    p0 = {"w": np.array([0.5, -1.0]), "b": 0.25, "scale": [2.0, 3.0]}
+    F = fastad.trace(loss, p0, data)
+    p1 = {"w": np.array([1.5, 2.0]), "b": -1.0, "scale": [1.0, 4.0]}
+    value, g = F.value_and_grad(p1)
+    ref_value, ref_g = fastad.value_and_grad(loss)(p1, data)
+    assert value == ref_value
+    assert list(g) == ["w", "b", "scale"] and type(g["scale"]) is list
+    assert np.array_equal(g["w"], ref_g["w"]) and g["b"] == ref_g["b"]
+    assert g["scale"] == ref_g["scale"]
+    assert F.n_inputs == 5
+    H = F.hessian(p1)
+    ref_H = fastad.hessian(lambda p: loss(p, data))(p1)
+    assert np.array_equal(H["w"]["w"], ref_H["w"]["w"]) and H["b"]["w"].shape == (2,)
+    hv = F.hvp(p1, {"w": np.ones(2), "b": 0.0, "scale": [0.0, 1.0]})
+    assert hv["scale"] == [1.0, 0.0]
+    J = F.jacobian(p1)
+    assert np.array_equal(J["w"], ref_g["w"])
+    batch = {"w": np.stack([p0["w"], p1["w"]]), "b": np.array([0.25, -1.0]),
+             "scale": [np.array([2.0, 1.0]), np.array([3.0, 4.0])]}
+    values, grads = F.value_and_grad_batch(batch, threads=2)
+    assert values[1] == ref_value and np.array_equal(grads["w"][1], ref_g["w"])
+    assert grads["scale"][1].shape == (2,)
+    with pytest.raises(ValueError, match="keys"):
+        F.grad({"w": p1["w"], "b": 1.0})
+    with pytest.raises(ValueError, match="shape"):
+        F.grad({"w": np.ones(3), "b": 1.0, "scale": [1.0, 2.0]})
+
+
+def test_trace_of_tuples_and_nested_lists_re_traces_on_their_branches():
+    calls = []
+
+    def f(args):
+        calls.append(1)
+        (a, b), c = args
+        return a * c[0] if a > b else b * c[1]
+
+    F = fastad.trace(f, ((2.0, 1.0), np.array([3.0, 4.0])))
+    assert F.grad(((2.0, 1.0), np.array([3.0, 4.0])))[1].tolist() == [2.0, 0.0]
+    g = F.grad(((0.0, 1.0), np.array([3.0, 4.0])))  # the other branch: re-traced
+    assert len(calls) == 2 and g[0] == (0.0, 4.0) and g[1].tolist() == [0.0, 1.0]
+
+
+def test_trace_of_a_bool_differentiates_it_as_a_float():
+    F = fastad.trace(lambda x: x * 3.0, True)
+    assert F(False) == 0.0 and F.value_and_grad(True) == (3.0, 3.0)
+    assert fastad.grad(lambda x: x * 3.0)(True) == 3.0
 
 
 def test_trace_rejects_a_non_callable_and_a_bad_retrace():

@@ -322,7 +322,7 @@ def test_bad_primal_names_its_position(bad):
         vjp(lambda a, b: a, 1.0, bad)
 
 
-@pytest.mark.parametrize("out", [None, "abc", {"a": 1.0}, True])
+@pytest.mark.parametrize("out", [None, "abc", {"a": 1.0}])
 def test_non_numeric_output_raises_type_error(out):
     with pytest.raises(TypeError):
         vjp(lambda x: out, 1.0)

@@ -1,0 +1,97 @@
+# Declarations of the compiled core, apart from its definitions: the C
+# types of the tape (with the reason for each width), the structs that its
+# parts share, and the C-level imports. fastad/_core.pyx and every file it
+# includes see what is declared here.
+
+cimport numpy as cnp
+cimport libc.math as libm
+from libc.stdint cimport INT32_MAX, int32_t, int64_t, uint8_t, uint32_t
+from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.string cimport memcpy, memset
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.complex cimport PyComplex_Check, PyComplex_RealAsDouble, PyComplex_ImagAsDouble
+from cpython.float cimport PyFloat_AS_DOUBLE, PyFloat_Check
+from cpython.long cimport PyLong_AsDouble, PyLong_Check
+from cpython.object cimport Py_LT, Py_LE, Py_GT, Py_GE, Py_EQ, Py_NE, PyObject_RichCompare
+from cpython.ref cimport PyObject, Py_INCREF, Py_XDECREF
+
+cdef extern from "Python.h":
+    # Released around long sweeps (see release_gil_above in _sweep.pxi).
+    ctypedef struct PyThreadState
+    PyThreadState* PyEval_SaveThread()
+    void PyEval_RestoreThread(PyThreadState* state)
+
+
+# ---- the C types ----------------------------------------------------------------
+
+# Index of a tape entry or of a pooled constant. 32 bits keep an entry at
+# 17 bytes (opcode + two operands + value) and bound a tape at 2**31 - 1
+# entries (about 36 GB), beyond any tape that fits in memory here.
+ctypedef int32_t index_t
+
+# An opcode. The rule table has well under 256 operations.
+ctypedef uint8_t op_t
+
+# Every value and adjoint is a C double, as NumPy's float64.
+ctypedef double value_t
+
+# Sizes and counts of C arrays.
+ctypedef int64_t count_t
+
+
+# ---- the structs ------------------------------------------------------------------
+
+cdef struct TapeArrays:
+    # What the sweeps read: a structure of arrays, so that each array
+    # streams on its own and no padding is spent on the one-byte opcode.
+    op_t* ops
+    index_t* arg0        # first operand (entry index, or pool index for CV)
+    index_t* arg1        # second operand (entry index, or pool index for VC)
+    value_t* values      # value of each entry
+    value_t* consts      # the constant pool
+
+
+cdef struct Guard:
+    # A comparison made while recording, and how it came out: a replay at
+    # new inputs is on the recorded branch only if every guard comes out
+    # the same. The left operand is always an entry (c < x is stored as
+    # x > c); the right one an entry or a pooled constant. Pickled field by
+    # field (fastad/_format.pxi), never as raw struct bytes.
+    index_t a
+    index_t b
+    uint8_t how            # Py_LT, Py_LE, Py_GT, Py_GE, Py_EQ or Py_NE
+    uint8_t b_is_constant
+    uint8_t outcome
+
+
+cdef struct TapeData:
+    # A tape's storage (fastad/_tape.pxi): the arrays, their lengths and
+    # their allocated capacities.
+    TapeArrays arr
+    Guard* guards
+    count_t n_entries
+    count_t capacity
+    count_t n_consts
+    count_t consts_capacity
+    count_t n_guards
+    count_t guards_capacity
+    count_t max_entries    # the tape-full limit (lowered by a test hook)
+
+
+cdef struct Entry:
+    # One entry's operands, decoded once (decode in _sweep.pxi) for every
+    # walker of the tape: the rule it follows, its operand kind, and each
+    # operand as an entry index or, where it is a constant, its value.
+    int rule               # the opcode of its rule: unary, or the VV opcode
+    int kind               # KIND_VV, KIND_VC, KIND_CV, KIND_UNARY or KIND_INPUT
+    index_t a              # first operand's entry, -1 if none or a constant
+    index_t b              # second operand's entry, -1 if none or a constant
+    value_t ca             # first operand's value when it is a constant (CV)
+    value_t cb             # second operand's value when it is a constant (VC)
+
+
+cdef struct Term:
+    # A value on a tape being written by the emitted sweeps: an entry
+    # (entry >= 0) or a constant (entry == -1; NO_TERM: no value yet).
+    index_t entry
+    double constant
