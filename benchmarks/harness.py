@@ -7,12 +7,9 @@ repository, not some installed one. The paired-ratio method itself is in
 fastad/_timing.py, shared with ``python -m fastad``.
 """
 
-import datetime
 import multiprocessing
 import os
-import platform
 import statistics
-import subprocess
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +30,8 @@ if sys.path[0] != str(REPO):
     sys.path.insert(0, str(REPO))
 import fastad  # noqa: E402
 from fastad._timing import calls_per_sample, gc_state, seconds_per_call  # noqa: E402
+
+import machine  # noqa: E402
 
 try:  # Page-fault counts, a diagnostic; not available on Windows.
     import resource
@@ -136,58 +135,18 @@ def tape_stats(f, x, repeats):
     )
 
 
-# ==== formatting and the machine =====================================================
-
-def format_time(seconds):
-    if seconds >= 1.0:
-        return f"{seconds:.2f} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.2f} ms"
-    return f"{seconds * 1e6:.1f} us"
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_revision(folder=REPO):
-    """Commit of a checkout, marked when its working tree has changes."""
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=folder,
-                             capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
-                               cwd=folder, capture_output=True, text=True,
-                               check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-    return rev + (" (with uncommitted changes)" if dirty else "")
-
-
-def package_version(name):
-    try:
-        return __import__(name).__version__
-    except ImportError:
-        return "not installed"
-
+# ==== the machine ===================================================================
 
 def machine_info():
-    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    info = dict(machine.platform_info())
     return [
-        ("date", datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")),
-        ("fastad", f"{fastad.__version__}, git {git_revision()}"),
-        ("python", f"{platform.python_implementation()} {platform.python_version()}"),
+        ("date", machine.now()),
+        ("fastad", f"{fastad.__version__}, git {machine.git_revision(REPO)}"),
+        ("python", info["python"]),
         ("numpy", np.__version__),
-        ("cython", package_version("Cython")),
-        ("scipy", package_version("scipy")),
-        ("platform", platform.platform()),
-        ("cpu", f"{cpu_model()} ({os.cpu_count()} logical cores)"),
-        ("load average at start", "unknown" if load is None else
-         ", ".join(f"{v:.2f}" for v in load)),
+        ("cython", machine.package_version("Cython")),
+        ("scipy", machine.package_version("scipy")),
+        ("platform", info["platform"]),
+        ("cpu", info["cpu"]),
+        ("load average at start", machine.load_average()),
     ]

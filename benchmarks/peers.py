@@ -35,12 +35,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness import HERE, format_time  # first: thread settings, this checkout's fastad
+from harness import HERE  # first: thread settings, this checkout's fastad
 import numpy as np
 
 import fastad
 from fastad._problems import LV_PARAMS, rosenbrock_point
-from fastad._timing import MIN_SAMPLE_SECONDS, seconds_per_call
+from fastad._timing import MIN_SAMPLE_SECONDS, format_time, seconds_per_call
 import report
 from problems import (
     MLP_PARAMS,

@@ -4,12 +4,14 @@ Written the way a user would write them for floats. A problem that calls
 math functions takes their namespace as an argument ``m`` (``m.exp``,
 ``m.log``, ``m.tanh``, ``m.sin``): the same source then runs on floats
 (``math``), fastad Vars (``fastad``), autograd boxes, PyTorch tensors, JAX
-tracers and CasADi symbols. Nothing here imports fastad, so benchmarks/ab.py
-can run these problems on two builds of it.
+tracers and CasADi symbols. Of fastad, only fastad._problems is used (the
+shared problems); benchmarks/ab.py loads this checkout's copy of it into
+each of the two builds it compares and runs these problems on both.
 """
 
 import ctypes
 import functools
+import importlib.util
 import math
 import os
 import subprocess
@@ -26,23 +28,20 @@ from fastad._problems import (
     rosenbrock,
 )
 
-try:  # Only for the reference Rosenbrock gradient; a formula stands in.
-    from scipy.optimize import rosen_der as _scipy_rosen_der
-except ImportError:
-    _scipy_rosen_der = None
-
 
 # ==== Rosenbrock: references ========================================================
 
-ROSENBROCK_REFERENCE = "scipy rosen_der" if _scipy_rosen_der is not None \
-    else "analytic formula"
+# SciPy is optional (and imported only when used): a formula stands in.
+HAVE_SCIPY = importlib.util.find_spec("scipy") is not None
+ROSENBROCK_REFERENCE = "scipy rosen_der" if HAVE_SCIPY else "analytic formula"
 
 
 def rosenbrock_reference_gradient(x):
     """Analytic gradient (SciPy's rosen_der when SciPy is installed)."""
     x = np.asarray(x, dtype=np.float64)
-    if _scipy_rosen_der is not None:
-        return _scipy_rosen_der(x)
+    if HAVE_SCIPY:
+        from scipy.optimize import rosen_der
+        return rosen_der(x)
     g = np.zeros_like(x)
     inner = x[1:] - x[:-1] ** 2
     g[:-1] += -400.0 * x[:-1] * inner - 2.0 * (1.0 - x[:-1])

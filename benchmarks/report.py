@@ -8,8 +8,8 @@ only lays them out.
 
 import math
 
-from harness import format_time
-from fastad._timing import MIN_SAMPLE_SECONDS
+import harness  # noqa: F401  (this checkout's fastad first on sys.path)
+from fastad._timing import MIN_SAMPLE_SECONDS, format_time
 from targets import (
     ADJOINT_BYTES,
     peer_targets,

@@ -67,6 +67,15 @@ def best_seconds(fn: Callable[[], object], samples: int,
     return min(seconds_per_call(fn, inner) for _ in range(samples))
 
 
+def format_time(seconds: float) -> str:
+    """A duration for a table: s, ms or us, three significant figures or so."""
+    if seconds >= 1.0:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds * 1e6:.1f} us"
+
+
 @dataclass
 class Series:
     """Paired samples: per-pair ratios and the raw per-call times."""

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import TapeStats, format_time, minor_faults_per_call, tape_stats
+from harness import TapeStats, minor_faults_per_call, tape_stats
 import fastad
 from fastad._problems import (
     LV_PARAMS,
@@ -21,7 +21,7 @@ from fastad._problems import (
     rosenbrock,
     rosenbrock_point,
 )
-from fastad._timing import Series, paired_series
+from fastad._timing import Series, format_time, paired_series
 
 
 @dataclass

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness import format_time
+import harness  # noqa: F401  (this checkout's fastad first on sys.path)
 import fastad
 from fastad._problems import LV_PARAMS, lotka_volterra_problem, rosenbrock, rosenbrock_point
-from fastad._timing import best_seconds, gc_state, paired_series
+from fastad._timing import best_seconds, format_time, gc_state, paired_series
 from problems import pde_residual
 
 PEER_SAMPLES = 5  # best of 5 for the peer comparison
