@@ -11,20 +11,28 @@ than --threshold (5%) from old to new.
 Why side by side
     The machines fastad is developed on are shared, and their speed drifts
     by up to 2x within seconds: two runs at different times cannot be
-    compared. So the two builds run at the same time, in two long-lived
-    worker processes, one per tree. Each worker puts its tree first on
-    sys.path, imports fastad from there and reports the path of the
-    compiled core it loaded (checked to lie inside that tree). The driver
-    then times each workload in strict alternation, old, new, old, new, ...,
-    ending with old, one sample at a time (the other worker waits on its
-    pipe meanwhile). Each sample runs the same number of calls in both
-    workers, enough for at least MIN_SAMPLE_SECONDS, with the garbage
-    collector off. Each new sample is compared with the old samples just
-    before and after it, new / mean(old before, old after) (the paired
-    ratio of fastad/_timing.py), and the report gives the median of those
-    per-pair ratios with their quartiles. The workloads run in ``rounds``
-    passes over the list, so that each one is sampled at several moments of
-    the run; the pairs of all rounds are pooled.
+    compared. So the two builds run at the same time, in two worker
+    processes, one per tree, pinned to the same CPU (--cpu) so that neither
+    gets the faster core. Each worker puts its tree first on sys.path,
+    imports fastad from there and reports the path of the compiled core it
+    loaded (checked to lie inside that tree). The driver then times each
+    workload in strict alternation, old, new, old, new, ..., ending with
+    old, one sample at a time (the other worker waits on its pipe
+    meanwhile). Each sample runs the same number of calls in both workers,
+    enough for at least --min-sample-ms, with the garbage collector off.
+    Each new sample is compared with the old samples just before and after
+    it, new / mean(old before, old after) (fastad._timing.bracketed, the
+    paired ratio of the benchmarks), and the report gives the median of
+    those per-pair ratios with their quartiles and a 95% confidence
+    interval of the median.
+
+    The workloads run in --rounds passes over the list, each pass with a
+    fresh pair of workers, and the pairs of all rounds are pooled: a
+    process's memory layout can change the speed of a memory-bound loop by
+    several percent for that process's whole life (the RK4 reverse sweep
+    is the clearest case), which pairing cannot cancel but fresh processes
+    average out. Workloads over the threshold, or whose interval reaches
+    it, get up to --confirm more rounds.
 
     Both workers run the same workload code: this file, benchmarks/problems.py
     and this checkout's fastad/_problems.py and fastad/_timing.py, loaded
@@ -306,8 +314,8 @@ def compare_digests(old, new):
         return "same"
     if old["count"] != new["count"]:
         return f"**differ** ({old['count']} against {new['count']} numbers)"
-    scale = max(abs(old["magnitude"]), 1e-300)
-    return f"**differ** (sums of magnitudes {abs(new['magnitude'] - old['magnitude']) / scale:.1e} apart)"
+    apart = abs(new["magnitude"] - old["magnitude"]) / max(abs(old["magnitude"]), 1e-300)
+    return f"**differ** (sums of magnitudes {apart:.1e} apart)"
 
 
 # ==== the worker =====================================================================
@@ -408,6 +416,7 @@ def callgrind_worker(tree, indices, calls):
 def worker_environment():
     env = dict(os.environ)
     env["PYTHONHASHSEED"] = "0"  # the same string hashing in both workers
+    env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave the trees compared as they are
     env.pop("PYTHONPATH", None)  # the tree alone decides which fastad is imported
     return env
 
@@ -465,25 +474,42 @@ class Outcome:
     instructions: tuple = None      # (old, new) per call, --callgrind
     results: str = ""               # old and new results compared
     error: str = ""
+    rounds: int = 0
 
 
-def time_workloads(trees, selected, rounds, pairs, min_seconds, timing, cpu):
+def time_workloads(trees, selected, rounds, pairs, min_seconds, timing, cpu, confirm,
+                   threshold):
     """Every selected workload, in each round with a fresh pair of workers
     (so that what one process's memory layout does to its speed is averaged
-    over rounds too); returns the outcomes and the workers' hellos."""
+    over rounds too); then up to `confirm` more rounds for the workloads
+    whose median is over the threshold or whose confidence interval
+    reaches it. Returns the outcomes and the workers' hellos."""
     outcomes = {i: Outcome(WORKLOADS[i]) for i in selected}
     infos = {}
-    for r in range(rounds):
-        print(f"round {r + 1} of {rounds}", file=sys.stderr)
+    todo = list(selected)
+    for r in range(rounds + confirm):
+        if r >= rounds:
+            todo = [i for i in todo if doubtful(outcomes[i], threshold)]
+            if not todo:
+                break
+        print(f"round {r + 1}" + (" (confirming)" if r >= rounds else f" of {rounds}"),
+              file=sys.stderr)
         old, new = (Worker(label, tree, cpu, quiet=r > 0) for label, tree in trees)
         infos = {"old": old.info, "new": new.info}
         try:
-            for i in selected:
+            for i in todo:
                 sample_workload(outcomes[i], i, old, new, pairs, min_seconds, timing)
+                outcomes[i].rounds += 1
         finally:
             old.close()
             new.close()
     return [outcomes[i] for i in selected], infos
+
+
+def doubtful(outcome, threshold):
+    """Over the threshold, or not clearly under it: worth more pairs."""
+    return (not outcome.error and outcome.series is not None
+            and outcome.series.ratio_interval[1] > 1 + threshold)
 
 
 def sample_workload(outcome, index, old, new, pairs, min_seconds, timing):
@@ -579,8 +605,12 @@ with the garbage collector off, while the other worker waits. Each new
 sample is divided by the mean of the old samples just before and after it,
 and the table gives the **median of these per-pair ratios** new / old with
 their quartiles, pooled over {rounds} round(s) of {pairs} pairs; each round
-goes through the whole list of workloads with a fresh pair of workers. The
-times are medians of the samples. A ratio above 1 is a slowdown. Both
+goes through the whole list of workloads with a fresh pair of workers.
+Workloads whose median is over the limit, or whose 95% confidence interval
+of the median (from order statistics) reaches above 1 + {threshold:g}, get
+up to {confirm} more rounds. The verdict follows the median; "not sure"
+means the interval lies on both sides of the limit. The times are medians
+of the samples. A ratio above 1 is a slowdown. Both
 workers run the same workload code (this checkout's benchmarks/problems.py
 and fastad/_problems.py), so only fastad differs, and "results" compares
 each workload's numbers between the trees, bit for bit. Within a round the
@@ -595,9 +625,15 @@ Instruction counts repeat exactly and do not depend on the machine's load,
 but they miss cache misses and branch mispredictions."""
 
 
-def verdict(ratio, threshold):
-    if ratio > 1 + threshold:
-        return f"**SLOWER** (over the {threshold:.0%} limit)"
+def verdict(ratio, threshold, interval=None):
+    """By the median ratio; the confidence interval, where there is one,
+    says whether the median is clearly on its side of the limit."""
+    limit = 1 + threshold
+    if ratio > limit:
+        sure = interval is None or interval[0] > limit
+        return f"**SLOWER** (over the {threshold:.0%} limit{'' if sure else '; not sure'})"
+    if interval is not None and interval[1] > limit:
+        return f"within {threshold:.0%} (not sure)"
     if ratio < 1 - threshold:
         return "faster"
     return f"within {threshold:.0%}"
@@ -621,20 +657,22 @@ def render_timings(outcomes, args, infos, seconds, settings, format_time):
     lines = header(args, infos, seconds, "new against old, timed side by side")
     lines += ["## Method", "", METHOD.format(**settings), "",
               "## Results", "",
-              "| part | workload | old | new | new / old (median) | quartiles | verdict "
-              "| results |",
-              "|---|---|---:|---:|---:|---:|---|---|"]
+              "| part | workload | old | new | new / old (median) | quartiles "
+              "| 95% interval of the median | pairs | verdict | results |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
     for o in outcomes:
         if o.error:
-            lines.append(f"| {o.workload.table} | {o.workload.name} | | | | | "
+            lines.append(f"| {o.workload.table} | {o.workload.name} | | | | | | | "
                          f"**failed**: {o.error} | |")
             continue
         s = o.series
         low, high = s.ratio_quartiles
+        interval = s.ratio_interval
         lines.append(f"| {o.workload.table} | {o.workload.name} "
                      f"| {format_time(s.baseline_time)} | {format_time(s.candidate_time)} "
                      f"| **{s.ratio:.3f}** | [{low:.3f}, {high:.3f}] "
-                     f"| {verdict(s.ratio, args.threshold)} | {o.results} |")
+                     f"| [{interval[0]:.3f}, {interval[1]:.3f}] | {len(s.ratios)} "
+                     f"| {verdict(s.ratio, args.threshold, interval)} | {o.results} |")
     lines += summary(outcomes, [o.series.ratio for o in outcomes if not o.error], args)
     return "\n".join(lines) + "\n"
 
@@ -656,11 +694,11 @@ def render_instructions(outcomes, args, infos, seconds):
                      f"| **{new / old:.4f}** | {verdict(new / old, args.threshold)} "
                      f"| {o.results} |")
     lines += summary(outcomes, [o.instructions[1] / o.instructions[0]
-                                for o in outcomes if not o.error], args)
+                                for o in outcomes if not o.error], args, digits=4)
     return "\n".join(lines) + "\n"
 
 
-def summary(outcomes, ratios, args):
+def summary(outcomes, ratios, args, digits=3):
     over = sum(r > 1 + args.threshold for r in ratios)
     failed = sum(bool(o.error) for o in outcomes)
     differ = sum(o.results.startswith("**differ") for o in outcomes)
@@ -670,8 +708,8 @@ def summary(outcomes, ratios, args):
              + "."]
     if ratios:
         spread = max(abs(r - 1) for r in ratios)
-        lines.append(f"Median ratios from {min(ratios):.3f} to {max(ratios):.3f} "
-                     f"(largest deviation from 1: {spread:.1%}).")
+        lines.append(f"Median ratios from {min(ratios):.{digits}f} to {max(ratios):.{digits}f} "
+                     f"(largest deviation from 1: {spread:.{digits - 1}%}).")
     return lines
 
 
@@ -685,10 +723,13 @@ def parse_args(argv):
                         help="one round of a few pairs (a smoke run; the noise is larger)")
     parser.add_argument("--output", type=Path, help="write the Markdown report here "
                         "(default: stdout)")
-    parser.add_argument("--rounds", type=int, help="passes over the workloads "
-                        "(default 3, quick 1)")
+    parser.add_argument("--rounds", type=int, help="passes over the workloads, each "
+                        "with fresh workers (default 6, quick 1)")
     parser.add_argument("--pairs", type=int, help="pairs per workload and round "
                         "(default 15, quick 7)")
+    parser.add_argument("--confirm", type=int, help="extra rounds, at most, for the "
+                        "workloads over the threshold or not clearly under it "
+                        "(default 3, quick 0)")
     parser.add_argument("--min-sample-ms", type=float, default=2.0,
                         help="shortest sample, ms (default 2)")
     parser.add_argument("--threshold", type=float, default=THRESHOLD,
@@ -742,13 +783,15 @@ def main(argv=None):
         text = render_instructions(outcomes, args, infos, time.perf_counter() - started)
         ratios = [o.instructions[1] / o.instructions[0] for o in outcomes if not o.error]
     else:
-        rounds = args.rounds or (1 if args.quick else 5)
+        rounds = args.rounds or (1 if args.quick else 6)
         pairs = args.pairs or (7 if args.quick else 15)
+        confirm = (0 if args.quick else 3) if args.confirm is None else args.confirm
         cpu = default_cpu() if args.cpu is None else (None if args.cpu < 0 else args.cpu)
         outcomes, infos = time_workloads((("old", args.old), ("new", args.new)), selected,
                                          rounds, pairs, args.min_sample_ms * 1e-3, timing,
-                                         cpu)
+                                         cpu, confirm, args.threshold)
         settings = {"min_ms": args.min_sample_ms, "rounds": rounds, "pairs": pairs,
+                    "confirm": confirm, "threshold": args.threshold,
                     "cpu": "not pinned" if cpu is None else f"both pinned to CPU {cpu}"}
         text = render_timings(outcomes, args, infos, time.perf_counter() - started,
                               settings, timing.format_time)

@@ -26,7 +26,8 @@ def rosenbrock(x: Sequence[Any]) -> Any:
 
 def rosenbrock_point(n: int) -> list[float]:
     """A fixed point away from the minimum (where the gradient would vanish)."""
-    return np.random.default_rng(12345).uniform(-1.5, 1.5, n).tolist()
+    points: list[float] = np.random.default_rng(12345).uniform(-1.5, 1.5, n).tolist()
+    return points
 
 
 # ==== RK4 Lotka-Volterra least-squares loss ========================================
@@ -60,9 +61,10 @@ def rk4_step(u: Any, v: Any, alpha: Any, beta: Any, delta: Any, gamma: Any,
 def lotka_volterra_trajectory(params: Sequence[float]) -> tuple[list[float], list[float]]:
     """Prey and predator after each step, as two lists of floats."""
     u, v = LV_INITIAL
+    alpha, beta, delta, gamma = params
     us, vs = [], []
     for _ in range(LV_STEPS):
-        u, v = rk4_step(u, v, *params, LV_DT)
+        u, v = rk4_step(u, v, alpha, beta, delta, gamma, LV_DT)
         us.append(u)
         vs.append(v)
     return us, vs

@@ -96,6 +96,15 @@ class Series:
         return q[0], q[2]
 
     @property
+    def ratio_interval(self) -> tuple[float, float]:
+        """An approximate 95% confidence interval of the median ratio, from
+        order statistics (no assumption on the distribution of the ratios)."""
+        r = sorted(self.ratios)
+        n = len(r)
+        k = max(0, math.floor((n - 1.96 * math.sqrt(n)) / 2))
+        return r[k], r[n - 1 - k]
+
+    @property
     def baseline_time(self) -> float:
         return statistics.median(self.baseline)
 
