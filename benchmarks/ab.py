@@ -20,11 +20,13 @@ Why side by side
     old, one sample at a time (the other worker waits on its pipe
     meanwhile). Each sample runs the same number of calls in both workers,
     enough for at least --min-sample-ms, with the garbage collector off.
-    Each new sample is compared with the old samples just before and after
-    it, new / mean(old before, old after) (fastad._timing.bracketed, the
-    paired ratio of the benchmarks), and the report gives the median of
-    those per-pair ratios with their quartiles and a 95% confidence
-    interval of the median.
+    The samples are taken by fastad._timing.bracketed, as in the
+    benchmarks, but each new sample is compared with the old sample just
+    before it and with the one just after it, singly
+    (Series.neighbour_ratios: the mean of two old samples would lean
+    towards "new is faster" on a busy machine), and the report gives the
+    median of those per-pair ratios with their quartiles and a 95%
+    confidence interval of the median.
 
     The workloads run in --rounds passes over the list, each pass with a
     fresh pair of workers, and the pairs of all rounds are pooled: a
@@ -69,6 +71,7 @@ import importlib.util
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -472,6 +475,7 @@ class Outcome:
     workload: Workload
     series: object = None           # fastad._timing.Series, pooled over rounds
     instructions: tuple = None      # (old, new) per call, --callgrind
+    interval: tuple = None          # 95% confidence interval of the median ratio
     results: str = ""               # old and new results compared
     error: str = ""
     rounds: int = 0
@@ -509,7 +513,7 @@ def time_workloads(trees, selected, rounds, pairs, min_seconds, timing, cpu, con
 def doubtful(outcome, threshold):
     """Over the threshold, or not clearly under it: worth more pairs."""
     return (not outcome.error and outcome.series is not None
-            and outcome.series.ratio_interval[1] > 1 + threshold)
+            and outcome.interval[1] > 1 + threshold)
 
 
 def sample_workload(outcome, index, old, new, pairs, min_seconds, timing):
@@ -525,14 +529,17 @@ def sample_workload(outcome, index, old, new, pairs, min_seconds, timing):
     outcome.results = compare_digests(setups[0]["digest"], setups[1]["digest"])
     calls = max(s["inner"] for s in setups)
     series = timing.bracketed(lambda: old.sample(calls), lambda: new.sample(calls), pairs)
+    # Pooled over rounds: the samples, and each new sample over each of its
+    # old neighbours singly (Series.neighbour_ratios says why).
     if outcome.series is None:
-        outcome.series = series
-    else:
-        outcome.series.ratios += series.ratios
-        outcome.series.baseline += series.baseline
-        outcome.series.candidate += series.candidate
-    low, high = series.ratio_quartiles
-    print(f"  {outcome.workload.name:<62} {series.ratio:6.3f} [{low:.3f}, {high:.3f}]",
+        outcome.series = timing.Series()
+    ratios = series.neighbour_ratios
+    outcome.series.ratios += ratios
+    outcome.series.baseline += series.baseline
+    outcome.series.candidate += series.candidate
+    outcome.interval = timing.median_interval(outcome.series.ratios,
+                                              effective=len(outcome.series.candidate))
+    print(f"  {outcome.workload.name:<62} {statistics.median(ratios):6.3f}",
           file=sys.stderr)
 
 
@@ -602,15 +609,21 @@ tree (the core paths above), {cpu}. For each workload the driver takes one
 sample at a time in strict alternation, old, new, old, new, ..., old: each
 sample is the same number of calls in both workers, at least {min_ms:g} ms,
 with the garbage collector off, while the other worker waits. Each new
-sample is divided by the mean of the old samples just before and after it,
-and the table gives the **median of these per-pair ratios** new / old with
-their quartiles, pooled over {rounds} round(s) of {pairs} pairs; each round
+sample is divided by the old sample just before it and by the old sample
+just after it, and the table gives the **median of these per-pair ratios**
+new / old with their quartiles, pooled over {rounds} round(s) of {pairs}
+new samples ("pairs": new samples, each with two ratios); each round
 goes through the whole list of workloads with a fresh pair of workers.
 Workloads whose median is over the limit, or whose 95% confidence interval
-of the median (from order statistics) reaches above 1 + {threshold:g}, get
-up to {confirm} more rounds. The verdict follows the median; "not sure"
-means the interval lies on both sides of the limit. The times are medians
-of the samples. A ratio above 1 is a slowdown. Both
+of the median (from order statistics, counting each new sample once)
+reaches above 1 + {threshold:g}, get up to {confirm} more rounds. The
+verdict follows the median; "not sure" means the interval lies on both
+sides of the limit. Single old samples, not the mean of the two: a burst
+of other load hits a mean of two samples twice as often as the one new
+sample, which on a busy machine makes the new build look faster than it
+is; one sample against one keeps both sides alike, and the two neighbours
+cancel a steady drift. The times are medians of the samples. A ratio above
+1 is a slowdown. Both
 workers run the same workload code (this checkout's benchmarks/problems.py
 and fastad/_problems.py), so only fastad differs, and "results" compares
 each workload's numbers between the trees, bit for bit. Within a round the
@@ -667,11 +680,11 @@ def render_timings(outcomes, args, infos, seconds, settings, format_time):
             continue
         s = o.series
         low, high = s.ratio_quartiles
-        interval = s.ratio_interval
+        interval = o.interval
         lines.append(f"| {o.workload.table} | {o.workload.name} "
                      f"| {format_time(s.baseline_time)} | {format_time(s.candidate_time)} "
                      f"| **{s.ratio:.3f}** | [{low:.3f}, {high:.3f}] "
-                     f"| [{interval[0]:.3f}, {interval[1]:.3f}] | {len(s.ratios)} "
+                     f"| [{interval[0]:.3f}, {interval[1]:.3f}] | {len(s.candidate)} "
                      f"| {verdict(s.ratio, args.threshold, interval)} | {o.results} |")
     lines += summary(outcomes, [o.series.ratio for o in outcomes if not o.error], args)
     return "\n".join(lines) + "\n"

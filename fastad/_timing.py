@@ -97,12 +97,23 @@ class Series:
 
     @property
     def ratio_interval(self) -> tuple[float, float]:
-        """An approximate 95% confidence interval of the median ratio, from
-        order statistics (no assumption on the distribution of the ratios)."""
-        r = sorted(self.ratios)
-        n = len(r)
-        k = max(0, math.floor((n - 1.96 * math.sqrt(n)) / 2))
-        return r[k], r[n - 1 - k]
+        """An approximate 95% confidence interval of the median ratio."""
+        return median_interval(self.ratios)
+
+    @property
+    def neighbour_ratios(self) -> list[float]:
+        """Each candidate sample over each of its two neighbouring baseline
+        samples singly: c_k / b_{k-1} and c_k / b_k (as taken by bracketed).
+
+        The per-pair ratios above divide by the mean of two baseline
+        samples, which a burst of other load hits about twice as often as
+        the one candidate sample: on a busy machine their median leans
+        towards the candidate being faster. One sample over one sample has
+        no such lean, and taking both neighbours cancels a steady drift."""
+        out = []
+        for k, c in enumerate(self.candidate):
+            out += [c / self.baseline[k], c / self.baseline[k + 1]]
+        return out
 
     @property
     def baseline_time(self) -> float:
@@ -111,6 +122,17 @@ class Series:
     @property
     def candidate_time(self) -> float:
         return statistics.median(self.candidate)
+
+
+def median_interval(values: list[float], effective: int | None = None) -> tuple[float, float]:
+    """An approximate 95% confidence interval of the median of values, from
+    order statistics (no assumption on their distribution). `effective` is
+    the number of independent values, where they are fewer than len(values)."""
+    r = sorted(values)
+    n = len(r)
+    m = effective or n
+    k = max(0, math.floor(n / 2 - 0.98 * math.sqrt(m) * n / m))
+    return r[k], r[n - 1 - k]
 
 
 def bracketed(sample_baseline: Callable[[], float], sample_candidate: Callable[[], float],
