@@ -210,79 +210,91 @@ def render_dispatch(plain, ops, routes):
 
 # ==== RESULTS.md ==================================================================
 
+# What each section of RESULTS.md says above its tables.
+INTRODUCTIONS = {
+    "Correctness": "Checked in the same run, before timing:",
+    "Diagnostics":
+        "Minor page faults per call (`getrusage`), counted outside the timed "
+        "samples: each is a page the kernel maps and zero-fills because the call "
+        "touched fresh memory, a cost plain Python does not pay. They are part "
+        "of the fastad times above.",
+    "Replay (`fastad.trace`)":
+        "`F = fastad.trace(f, x0)` once, then `F.value_and_grad(x)` at a nearby "
+        "point, checked equal (bit for bit) to re-recording there. Ratios are "
+        "paired medians as above: re-recording is `fastad.value_and_grad(f)(x)`; "
+        "the C analytic gradient is the Rosenbrock gradient written by hand, "
+        "compiled with `cc -O2` and called through ctypes; CasADi is its SX "
+        "gradient `Function` called with a NumPy array (its build time, from the "
+        "same scalar Python code, is listed separately).",
+    "Second order and forward mode":
+        "Hessian-vector products by one tangent sweep and one forward-over-reverse "
+        "sweep over the replayed tape, against the gradient on the same tape "
+        "(paired); the forward Jacobian with 32 tangent lanes per sweep against "
+        "one sweep per input; and Hessians and Jacobians of scalar Python code "
+        "against JAX (`jax.jit`, steady state, compile time apart) and CasADi "
+        "(SX `Function`, build time apart), best of 5, where installed.",
+    "Jacobians by reverse mode":
+        "`fastad.jacrev` of the RK4 Lotka-Volterra integration (1,000 steps, "
+        "4 parameters) whose final state is mixed into m outputs, against "
+        "`fastad.grad` of the sum of the same outputs: one recording in both, "
+        "then m sweeps or one. The last column predicts the ratio from the "
+        "sweep time measured alone: (record + m sweeps) / (record + 1 sweep).",
+    "Complex numbers":
+        "The same Python code on complex numbers and on reals (the real twin "
+        "of the least-squares loss uses the real parts of A and b). Paired "
+        "medians as above, gc off: a complex operation is recorded as real "
+        "entries (a product as four products and two sums), so the complex "
+        "gradient costs about as much more as it has entries; the quadratic "
+        "map also pays for `abs(.)**2` at the end only. The gradient is "
+        "checked against finite differences along both axes (quadratic map) "
+        "and the closed form 2 A^H (A z - b) (least squares).",
+    "NumPy dispatch":
+        "Cost of single operations by operand kind (best of 5 repeats, "
+        "gc off). A NumPy scalar on the left returns NotImplemented at once "
+        "because of `Var.__array_priority__`, and Python then calls the "
+        "Var's reflected method; on Python 3.11 NumPy's check raises and "
+        "clears an AttributeError internally, which is most of its cost. "
+        "`__array_ufunc__ = None` defers faster but makes `np.sin(v)` raise, "
+        "which the API forbids; an `__array_ufunc__` method sends every "
+        "`np.float64 * Var` through the ufunc machinery.",
+    "Targets":
+        "Judged on Rosenbrock n=10^4 (list input) and the Lotka-Volterra RK4 "
+        "problem, on the median figures above.",
+}
+
+TAPE_ENTRIES_NOTE = ("Entries on tape include the input entries: Rosenbrock records 8 "
+                     "entries per term, the Lotka-Volterra loss 64 per step (RK4 stages, "
+                     "update, misfit, sum).")
+
+
+def section(title, body):
+    """A section of RESULTS.md: heading, introduction, tables, a blank line."""
+    intro = INTRODUCTIONS.get(title)
+    lines = [f"## {title}", ""] + ([intro, ""] if intro else []) + body
+    return lines if lines[-1] == "" else lines + [""]
+
+
 def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, replay,
                   second, complex_rows, peer_lines):
     kind = "quick smoke run (`--quick`): small sizes, few repeats" if settings.quick \
         else "full run"
     lines = ["# fastad benchmark results", "",
              f"Written by `python benchmarks/run.py{' --quick' if settings.quick else ''}` "
-             f"({kind}, {seconds:.0f} s). Do not edit by hand.", "",
-             "## Machine", ""]
-    lines += [f"- {key}: {value}" for key, value in info]
-    lines += ["", "## Method", "", METHOD,
-              "## Correctness", "",
-              "Checked in the same run, before timing:", ""]
-    lines += render_checks(checks)
-    lines += ["", "## Results", ""]
-    lines += render_rows(rows)
-    lines += ["", "Entries on tape include the input entries: Rosenbrock records 8 "
-              "entries per term, the Lotka-Volterra loss 64 per step (RK4 stages, "
-              "update, misfit, sum).", "",
-              "## Diagnostics", "",
-              "Minor page faults per call (`getrusage`), counted outside the timed "
-              "samples: each is a page the kernel maps and zero-fills because the call "
-              "touched fresh memory, a cost plain Python does not pay. They are part "
-              "of the fastad times above.", ""]
-    lines += render_diagnostics(rows)
-    lines += ["", "## Replay (`fastad.trace`)", "",
-              "`F = fastad.trace(f, x0)` once, then `F.value_and_grad(x)` at a nearby "
-              "point, checked equal (bit for bit) to re-recording there. Ratios are "
-              "paired medians as above: re-recording is `fastad.value_and_grad(f)(x)`; "
-              "the C analytic gradient is the Rosenbrock gradient written by hand, "
-              "compiled with `cc -O2` and called through ctypes; CasADi is its SX "
-              "gradient `Function` called with a NumPy array (its build time, from the "
-              "same scalar Python code, is listed separately).", ""]
-    lines += render_replay(*replay)
-    lines += ["", "## Second order and forward mode", "",
-              "Hessian-vector products by one tangent sweep and one forward-over-reverse "
-              "sweep over the replayed tape, against the gradient on the same tape "
-              "(paired); the forward Jacobian with 32 tangent lanes per sweep against "
-              "one sweep per input; and Hessians and Jacobians of scalar Python code "
-              "against JAX (`jax.jit`, steady state, compile time apart) and CasADi "
-              "(SX `Function`, build time apart), best of 5, where installed.", ""]
-    lines += render_second_order(*second)
-    lines += ["## Jacobians by reverse mode", "",
-              "`fastad.jacrev` of the RK4 Lotka-Volterra integration (1,000 steps, "
-              "4 parameters) whose final state is mixed into m outputs, against "
-              "`fastad.grad` of the sum of the same outputs: one recording in both, "
-              "then m sweeps or one. The last column predicts the ratio from the "
-              "sweep time measured alone: (record + m sweeps) / (record + 1 sweep).", ""]
-    lines += render_jacrev(jacrev_rows)
-    lines += ["", "## Complex numbers", "",
-              "The same Python code on complex numbers and on reals (the real twin "
-              "of the least-squares loss uses the real parts of A and b). Paired "
-              "medians as above, gc off: a complex operation is recorded as real "
-              "entries (a product as four products and two sums), so the complex "
-              "gradient costs about as much more as it has entries; the quadratic "
-              "map also pays for `abs(.)**2` at the end only. The gradient is "
-              "checked against finite differences along both axes (quadratic map) "
-              "and the closed form 2 A^H (A z - b) (least squares).", ""]
-    lines += render_complex(complex_rows)
-    lines += ["", "## NumPy dispatch", "",
-              "Cost of single operations by operand kind (best of 5 repeats, "
-              "gc off). A NumPy scalar on the left returns NotImplemented at once "
-              "because of `Var.__array_priority__`, and Python then calls the "
-              "Var's reflected method; on Python 3.11 NumPy's check raises and "
-              "clears an AttributeError internally, which is most of its cost. "
-              "`__array_ufunc__ = None` defers faster but makes `np.sin(v)` raise, "
-              "which the API forbids; an `__array_ufunc__` method sends every "
-              "`np.float64 * Var` through the ufunc machinery.", ""]
-    lines += render_dispatch(*dispatch)
-    lines += ["", "## Targets", "",
-              "Judged on Rosenbrock n=10^4 (list input) and the Lotka-Volterra RK4 "
-              "problem, on the median figures above.", ""]
-    lines += target_table(record_targets(rows), "measured (median)")
-    lines += [""] + peer_lines
+             f"({kind}, {seconds:.0f} s). Do not edit by hand.", ""]
+    lines += section("Machine", [f"- {key}: {value}" for key, value in info])
+    lines += ["## Method", "", METHOD]
+    for title, body in (
+            ("Correctness", render_checks(checks)),
+            ("Results", render_rows(rows) + ["", TAPE_ENTRIES_NOTE]),
+            ("Diagnostics", render_diagnostics(rows)),
+            ("Replay (`fastad.trace`)", render_replay(*replay)),
+            ("Second order and forward mode", render_second_order(*second)),
+            ("Jacobians by reverse mode", render_jacrev(jacrev_rows)),
+            ("Complex numbers", render_complex(complex_rows)),
+            ("NumPy dispatch", render_dispatch(*dispatch)),
+            ("Targets", target_table(record_targets(rows), "measured (median)"))):
+        lines += section(title, body)
+    lines += peer_lines
     return "\n".join(lines) + "\n"
 
 
