@@ -425,7 +425,7 @@ def worker_environment():
 
 
 class Worker:
-    """A long-lived worker process running one tree's fastad."""
+    """A worker process running one tree's fastad, for one round."""
 
     def __init__(self, label, tree, cpu=None, quiet=False):
         self.label, self.tree = label, tree
@@ -738,8 +738,8 @@ def parse_args(argv):
                         "(default: stdout)")
     parser.add_argument("--rounds", type=int, help="passes over the workloads, each "
                         "with fresh workers (default 6, quick 1)")
-    parser.add_argument("--pairs", type=int, help="pairs per workload and round "
-                        "(default 15, quick 7)")
+    parser.add_argument("--pairs", type=int, help="new samples per workload and round, "
+                        "each between two old ones (default 15, quick 7)")
     parser.add_argument("--confirm", type=int, help="extra rounds, at most, for the "
                         "workloads over the threshold or not clearly under it "
                         "(default 3, quick 0)")
