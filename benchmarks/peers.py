@@ -4,11 +4,13 @@ Run by ``python benchmarks/run.py`` (its "Peers" section and the PNG plots);
 ``python benchmarks/peers.py [--quick]`` runs this part alone and prints
 its tables.
 
-Every problem is written once, as ordinary scalar Python: a function of an
-indexable sequence of scalars and of ``m``, the namespace of math functions
-of the backend (``m.exp``, ``m.log``, ``m.tanh``, ``m.sin``). The same source
-runs on floats (the baseline), fastad Vars, autograd boxes, PyTorch tensors,
-JAX tracers, CasADi symbols and a micrograd-style tape written below.
+Every problem is written once, as ordinary scalar Python (in
+benchmarks/problems.py, the shared ones in fastad/_problems.py): a function
+of an indexable sequence of scalars and of ``m``, the namespace of math
+functions of the backend (``m.exp``, ``m.log``, ``m.tanh``, ``m.sin``). The
+same source runs on floats (the baseline), fastad Vars, autograd boxes,
+PyTorch tensors, JAX tracers, CasADi symbols and a micrograd-style tape
+written below. The tables are rendered by report.py.
 
 Method
     For each problem and size every method is timed once per round, one
@@ -33,93 +35,29 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import HERE  # first: thread settings, this checkout's fastad
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:
-    sys.path.insert(0, str(HERE))
+import fastad
+from fastad._problems import LV_PARAMS, rosenbrock_point
+from fastad._timing import MIN_SAMPLE_SECONDS, format_time, seconds_per_call
+import report
+from problems import (
+    MLP_PARAMS,
+    LOGISTIC_FEATURES,
+    compiled_c_rosenbrock,
+    logistic_nll,
+    lotka_volterra_m,
+    mlp_loss,
+    pde_residual,
+    rosenbrock_m,
+)
+from targets import peer_targets
 
-import run as suite  # noqa: E402  (the shared problems and timing helpers)
-
-fastad = suite.fastad
-
-MIN_SAMPLE_SECONDS = 2e-3
 SLOW_CALL_SECONDS = 0.5  # methods slower than this are timed in fewer rounds
 
 
-# ==== the problems, written once ======================================================
-
-def rosenbrock(x, m):
-    """Extended Rosenbrock function as a loop (m unused: arithmetic only)."""
-    return suite.rosenbrock(x)
-
-
-_lotka_volterra_loss = None
-
-
-def lotka_volterra(p, m):
-    """Least-squares misfit of 1,000 RK4 steps of Lotka-Volterra, 4 parameters."""
-    global _lotka_volterra_loss
-    if _lotka_volterra_loss is None:
-        _lotka_volterra_loss = suite.lotka_volterra_problem()
-    return _lotka_volterra_loss(p)
-
-
-MLP_SAMPLES = 32
-MLP_HIDDEN = 16
-_rng = np.random.default_rng(2024)
-MLP_X = _rng.uniform(-1.0, 1.0, (MLP_SAMPLES, 2)).tolist()
-MLP_Y = [math.sin(3.0 * a) * math.cos(2.0 * b) for a, b in MLP_X]
-# parameter layout: W1 (16x2), b1 (16), W2 (16x16), b2 (16), w3 (16), b3
-MLP_PARAMS = 2 * MLP_HIDDEN + MLP_HIDDEN + MLP_HIDDEN ** 2 + MLP_HIDDEN + MLP_HIDDEN + 1
-
-
-def mlp_loss(p, m):
-    """Mean squared error of a 2-16-16-1 tanh network on 32 samples."""
-    H = MLP_HIDDEN
-    b1, W2, b2, w3, b3 = 2 * H, 3 * H, 3 * H + H * H, 4 * H + H * H, 5 * H + H * H
-    total = 0.0
-    for s in range(MLP_SAMPLES):
-        x0, x1 = MLP_X[s]
-        h1 = [m.tanh(p[2 * j] * x0 + p[2 * j + 1] * x1 + p[b1 + j]) for j in range(H)]
-        h2 = []
-        for j in range(H):
-            a = p[b2 + j]
-            for k in range(H):
-                a = a + p[W2 + H * j + k] * h1[k]
-            h2.append(m.tanh(a))
-        out = p[b3]
-        for k in range(H):
-            out = out + p[w3 + k] * h2[k]
-        d = out - MLP_Y[s]
-        total = total + d * d
-    return total / MLP_SAMPLES
-
-
-LOGISTIC_FEATURES = 10
-LOGISTIC_SAMPLES = 500
-LOGISTIC_X = _rng.normal(size=(LOGISTIC_SAMPLES, LOGISTIC_FEATURES)).tolist()
-LOGISTIC_Y = [1.0 if v > 0 else -1.0 for v in
-              (np.asarray(LOGISTIC_X) @ np.linspace(-1, 1, LOGISTIC_FEATURES)
-               + 0.5 * _rng.normal(size=LOGISTIC_SAMPLES))]
-
-
-def logistic_nll(p, m):
-    """Negative log-likelihood of logistic regression: 10 weights and a bias."""
-    total = 0.0
-    for s in range(LOGISTIC_SAMPLES):
-        row = LOGISTIC_X[s]
-        z = p[LOGISTIC_FEATURES]
-        for k in range(LOGISTIC_FEATURES):
-            z = z + p[k] * row[k]
-        total = total + m.log(1.0 + m.exp(-LOGISTIC_Y[s] * z))
-    return total
-
-
-def pde_residual(u, m):
-    """Residual of -u'' + u**3 - sin(u) = 1 on the grid, as a list."""
-    return suite.pde_residual_generic(u, m.sin)
-
+# ==== the problems (written once, in problems.py and fastad/_problems.py) ===========
 
 @dataclass(frozen=True)
 class Problem:
@@ -133,10 +71,10 @@ class Problem:
 
 def problems(quick):
     sizes = (10, 100, 1000) if quick else (10, 100, 1000, 10_000, 100_000)
-    out = [Problem("Rosenbrock", f"n=10^{round(math.log10(n))}", "grad", rosenbrock,
-                   tuple(suite.rosenbrock_point(n)), n) for n in sizes]
-    out.append(Problem("Lotka-Volterra RK4", "1,000 steps", "grad", lotka_volterra,
-                       tuple(suite.LV_PARAMS), 4))
+    out = [Problem("Rosenbrock", f"n=10^{round(math.log10(n))}", "grad", rosenbrock_m,
+                   tuple(rosenbrock_point(n)), n) for n in sizes]
+    out.append(Problem("Lotka-Volterra RK4", "1,000 steps", "grad", lotka_volterra_m,
+                       tuple(LV_PARAMS), 4))
     out.append(Problem("2-16-16-1 tanh MLP", f"{MLP_PARAMS} params", "grad", mlp_loss,
                        tuple(np.random.default_rng(5).normal(0, 0.5, MLP_PARAMS).tolist()),
                        MLP_PARAMS))
@@ -145,7 +83,7 @@ def problems(quick):
                        LOGISTIC_FEATURES + 1))
     out.append(Problem("PDE residual Jacobian", "100 x 100", "jacobian", pde_residual,
                        tuple(np.linspace(-1.0, 1.0, 100).tolist()), 100))
-    out.append(Problem("Rosenbrock Hessian", "n=100", "hessian", rosenbrock,
+    out.append(Problem("Rosenbrock Hessian", "n=100", "hessian", rosenbrock_m,
                        tuple(np.linspace(-1.0, 1.0, 100).tolist()), 100))
     return out
 
@@ -333,9 +271,9 @@ class CAnalytic(Method):
     name = "C analytic"
 
     def prepare(self, problem):
-        if problem.f is not rosenbrock or problem.kind != "grad":
+        if problem.f is not rosenbrock_m or problem.kind != "grad":
             raise Unavailable("n/a", "hand-written for the Rosenbrock gradient only")
-        c_grad, why = suite.compiled_c_rosenbrock()
+        c_grad, why = compiled_c_rosenbrock()
         if c_grad is None:
             raise Unavailable("missing", why)
         x = np.asarray(problem.point)
@@ -539,13 +477,6 @@ class ProblemResult:
     results: list
 
 
-def _sample(call, inner):
-    start = time.perf_counter()
-    for _ in range(inner):
-        call()
-    return (time.perf_counter() - start) / inner
-
-
 def measure_problem(problem, rounds):
     prepared = {}
     results = {}
@@ -568,7 +499,8 @@ def measure_problem(problem, rounds):
         elif method.name != "plain Python" and reference is not None:
             got = np.asarray(value, dtype=np.float64).reshape(reference.shape)
             result.max_abs_diff = float(np.max(np.abs(got - reference)))
-        once = min(_sample(call, 1) for _ in range(2 if method.name != "plain Python" else 3))
+        tries = 2 if method.name != "plain Python" else 3
+        once = min(seconds_per_call(call, 1) for _ in range(tries))
         inner = max(1, math.ceil(MIN_SAMPLE_SECONDS / max(once, 1e-9)))
         prepared[method.name] = (call, inner, once)
     gc_was_enabled = gc.isenabled()
@@ -580,7 +512,7 @@ def measure_problem(problem, rounds):
             for name, (call, inner, once) in prepared.items():
                 if once > SLOW_CALL_SECONDS and r >= 3:
                     continue
-                times[name] = _sample(call, inner)
+                times[name] = seconds_per_call(call, inner)
             for name, t in times.items():
                 per_round[name].append((t, times.get("plain Python"), times.get("fastad")))
     finally:
@@ -606,7 +538,7 @@ def measure_all(quick=False):
                 setup = ("" if r.setup_seconds is None
                          else f"  (+{r.setup_seconds:.3g} s {r.setup_label})")
                 diff = "" if math.isnan(r.max_abs_diff) else f"  max abs diff {r.max_abs_diff:.1e}"
-                print(f"    {r.method:<24} {suite.format_time(r.seconds):>10}  "
+                print(f"    {r.method:<24} {format_time(r.seconds):>10}  "
                       f"{r.versus_plain:9.1f}x plain  {r.versus_fastad:8.2f}x fastad"
                       f"{setup}{diff}", flush=True)
             else:
@@ -615,183 +547,12 @@ def measure_all(quick=False):
     return out
 
 
-# ==== the report =====================================================================
-
-def _cell(r, what):
-    if r.status != "ok":
-        return r.status
-    if what == "time":
-        return suite.format_time(r.seconds)
-    ratio = r.versus_plain if what == "plain" else r.versus_fastad
-    return f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.3g}x"
-
-
-def headline_problems(done):
-    """One representative size per problem family (Rosenbrock n=10^3: every
-    peer runs it)."""
-    return [p for p in done if p.problem.name != "Rosenbrock" or p.problem.size == "n=10^3"]
-
-
-def render_headline(done):
-    names = [m.name for m in METHODS if m.name != "plain Python"]
-    lines = ["| problem | plain Python | " + " | ".join(names) + " |",
-             "|---|---:|" + "---:|" * len(names)]
-    for p in headline_problems(done):
-        by = {r.method: r for r in p.results}
-        lines.append(f"| {p.problem.name} {p.problem.size} | "
-                     f"{suite.format_time(by['plain Python'].seconds)} | "
-                     + " | ".join(_cell(by[n], "plain") for n in names) + " |")
-    return lines
-
-
-def render_details(done):
-    lines = []
-    for p in done:
-        lines += [f"### {p.problem.name}, {p.problem.size} ({p.problem.kind}; "
-                  f"{p.entries:,} operations)", "",
-                  "| method | time per call | / plain Python | / fastad | one-off setup "
-                  "| max abs diff vs fastad | note |",
-                  "|---|---:|---:|---:|---:|---:|---|"]
-        for r in p.results:
-            setup = "" if r.setup_seconds is None else f"{r.setup_seconds:.3g} s {r.setup_label}"
-            diff = "" if math.isnan(r.max_abs_diff) else f"{r.max_abs_diff:.1e}"
-            note = r.reason if r.status != "ok" else ""
-            lines.append(f"| {r.method} | {_cell(r, 'time')} | {_cell(r, 'plain')} "
-                         f"| {_cell(r, 'fastad')} | {setup} | {diff} | {note} |")
-        lines.append("")
-    return lines
-
-
-def evaluate_targets(done):
-    """(target, case, measured, met) for the peer targets."""
-    out = []
-    scalar = [p for p in done if p.problem.kind == "grad"]
-    for peer in ("autograd", "PyTorch eager"):
-        for p in scalar:
-            r = next(r for r in p.results if r.method == peer)
-            if r.status == "ok":
-                out.append((f"fastad record+grad >= 100x faster than {peer}",
-                            f"{p.problem.name} {p.problem.size}",
-                            f"{r.versus_fastad:,.0f}x", r.versus_fastad >= 100))
-    for peer in ("CasADi", "JAX jit"):
-        for p in scalar:
-            by = {r.method: r for r in p.results}
-            r, replay = by[peer], by["fastad replay"]
-            if r.status == "ok" and replay.status == "ok":
-                faster = r.seconds / replay.seconds
-                out.append((f"fastad replay faster than {peer} (steady state)",
-                            f"{p.problem.name} {p.problem.size}", f"{faster:.2f}x",
-                            faster > 1.0))
-    for peer in ("JAX jit", "CasADi"):
-        for p in done:
-            by = {r.method: r for r in p.results}
-            r = by[peer]
-            if r.status == "ok" and r.setup_seconds is not None:
-                total = by["fastad"].seconds
-                factor = r.setup_seconds / total
-                out.append((f"fastad record + first derivative >= 10x below {peer}'s "
-                            f"{r.setup_label}", f"{p.problem.name} {p.problem.size}",
-                            f"{factor:,.0f}x", factor >= 10))
-    return out
-
-
-def render_targets(done):
-    return suite.target_table(evaluate_targets(done))
-
-
-def versions():
-    out = []
-    for name in ("numpy", "autograd", "torch", "jax", "casadi"):
-        try:
-            module = __import__(name)
-            out.append(f"{name} {getattr(module, '__version__', '?')}")
-        except ImportError:
-            out.append(f"{name} missing")
-    return ", ".join(out)
-
-
-def render(done, plot_files):
-    lines = ["## Peers", "",
-             "The same scalar Python source for every method (see benchmarks/peers.py: "
-             "each problem takes its math functions from the backend it runs on). "
-             "Medians over rounds in which every method runs once, one after the "
-             "other; ratios are per round, to plain Python and to fastad (record + "
-             "derivative) in the same round. GC off. One-off costs (jax.jit compile, "
-             "CasADi build, fastad.trace) are apart. Every result is checked "
-             "against fastad's. Versions: " + versions() + ".", "",
-             "Time per derivative relative to plain-Python evaluation of the same code "
-             "(lower is better):", ""]
-    lines += render_headline(done)
-    lines += [""]
-    lines += [f"![{title}]({name})" for title, name in plot_files]
-    lines += ["", "### Targets", ""]
-    lines += render_targets(done)
-    lines += [""]
-    lines += render_details(done)
-    return lines
-
-
-def plot(done, folder):
-    """Two PNGs: time against n for Rosenbrock, and ratios to plain Python.
-    Returns [(title, file name)] (empty when matplotlib is missing)."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        print("  matplotlib is not installed: no plots (pip install matplotlib)")
-        return []
-    files = []
-    rosen = [p for p in done if p.problem.name == "Rosenbrock"]
-    fig, ax = plt.subplots(figsize=(7.5, 5))
-    for method in METHODS:
-        points = [(p.problem.n, r.seconds) for p in rosen for r in p.results
-                  if r.method == method.name and r.status == "ok"]
-        if points:
-            ax.plot(*zip(*points), marker="o", label=method.name)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("n (Rosenbrock, a Python loop)")
-    ax.set_ylabel("seconds per gradient (plain Python: per evaluation)")
-    ax.set_title("Gradient of extended Rosenbrock: time against size")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    fig.tight_layout()
-    fig.savefig(folder / "peers_rosenbrock.png", dpi=110)
-    plt.close(fig)
-    files.append(("Rosenbrock: time against n", "peers_rosenbrock.png"))
-
-    chosen = headline_problems(done)
-    names = [m.name for m in METHODS if m.name != "plain Python"]
-    fig, ax = plt.subplots(figsize=(10, 5))
-    width = 0.8 / len(names)
-    for k, name in enumerate(names):
-        heights = []
-        for p in chosen:
-            r = next(r for r in p.results if r.method == name)
-            heights.append(r.versus_plain if r.status == "ok" else 0.0)
-        xs = [i + (k - len(names) / 2) * width for i in range(len(chosen))]
-        ax.bar(xs, heights, width, label=name)
-    ax.set_yscale("log")
-    ax.set_xticks(range(len(chosen)))
-    ax.set_xticklabels([f"{p.problem.name}\n{p.problem.size}" for p in chosen], fontsize=7)
-    ax.set_ylabel("time / plain-Python evaluation (log)")
-    ax.set_title("Derivative cost relative to plain Python (no bar: capped, missing or n/a)")
-    ax.axhline(1.0, color="black", linewidth=0.8)
-    ax.grid(True, axis="y", which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=3)
-    fig.tight_layout()
-    fig.savefig(folder / "peers_ratios.png", dpi=110)
-    plt.close(fig)
-    files.append(("Ratios to plain Python", "peers_ratios.png"))
-    return files
-
-
 def run_peers(quick, folder):
-    """Measure, plot into folder, and return the report lines (for run.py)."""
+    """Measure, plot into folder, and return the report lines and the targets
+    (for run.py, which runs this in a fresh process)."""
     done = measure_all(quick)
-    files = plot(done, folder)
-    return render(done, files), evaluate_targets(done)
+    files = report.plot_peers(done, folder)
+    return report.render_peers(done, files), peer_targets(done)
 
 
 def main(argv=None):

@@ -6,50 +6,29 @@ differences and its replay (fastad.trace) against the recording, and times
 recording and replay against plain-Python evaluation of the same code as
 paired ratios (each fastad sample bracketed by two baseline samples,
 median of the per-pair ratios, garbage collector off). Exits non-zero if a
-check fails.
+check fails. The problems (fastad._problems) and the timing method
+(fastad._timing) are those of the benchmarks in benchmarks/.
 """
 
 import argparse
-import gc
 import importlib.machinery
 import random
-import statistics
 import sys
-import time
 from typing import Any, Callable, Sequence
 
 import fastad
 from fastad import _core
+from fastad._problems import (
+    LV_PARAMS,
+    complex_least_squares,
+    complex_least_squares_gradient,
+    lotka_volterra_problem,
+    rosenbrock,
+    rosenbrock_point,
+)
+from fastad._timing import paired_series
 
-
-def rosenbrock(x: Sequence[Any]) -> Any:
-    """Extended Rosenbrock function, as a plain loop."""
-    s = 0.0
-    for i in range(len(x) - 1):
-        s = s + 100.0 * (x[i + 1] - x[i] ** 2) ** 2 + (1.0 - x[i]) ** 2
-    return s
-
-
-def lotka_volterra(p: Sequence[Any], steps: int = 1000, h: float = 0.01) -> Any:
-    """Prey + predator after RK4 integration of Lotka-Volterra.
-
-    p = (alpha, beta, delta, gamma); dx/dt = alpha x - beta x y,
-    dy/dt = delta x y - gamma y, from x = y = 1.
-    """
-    alpha, beta, delta, gamma = p
-    x, y = 1.0, 1.0
-
-    def rate(x: Any, y: Any) -> tuple[Any, Any]:
-        return alpha * x - beta * x * y, delta * x * y - gamma * y
-
-    for _ in range(steps):
-        k1x, k1y = rate(x, y)
-        k2x, k2y = rate(x + 0.5 * h * k1x, y + 0.5 * h * k1y)
-        k3x, k3y = rate(x + 0.5 * h * k2x, y + 0.5 * h * k2y)
-        k4x, k4y = rate(x + h * k3x, y + h * k3y)
-        x = x + h / 6.0 * (k1x + 2.0 * k2x + 2.0 * k3x + k4x)
-        y = y + h / 6.0 * (k1y + 2.0 * k2y + 2.0 * k3y + k4y)
-    return x + y
+PAIRS = 7  # paired samples per timing
 
 
 def check_gradient(f: Callable[[list[float]], float], x: list[float], g: list[float],
@@ -78,34 +57,6 @@ def check_gradient(f: Callable[[list[float]], float], x: list[float], g: list[fl
     return worst
 
 
-def _sample(fn: Callable[[], object], min_seconds: float = 0.002) -> float:
-    """Seconds per call of fn, looping until one sample lasts min_seconds."""
-    calls = 1
-    while True:
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        elapsed = time.perf_counter() - start
-        if elapsed >= min_seconds:
-            return elapsed / calls
-        calls *= 2
-
-
-def paired_ratio(baseline: Callable[[], object], candidate: Callable[[], object],
-                 pairs: int = 7) -> tuple[float, float, float]:
-    """Median over pairs of candidate time / mean of the two bracketing
-    baseline times; also the median times themselves."""
-    ratios, base_times, cand_times = [], [], []
-    for _ in range(pairs):
-        b1 = _sample(baseline)
-        c = _sample(candidate)
-        b2 = _sample(baseline)
-        ratios.append(c / (0.5 * (b1 + b2)))
-        base_times.append(0.5 * (b1 + b2))
-        cand_times.append(c)
-    return statistics.median(ratios), statistics.median(base_times), statistics.median(cand_times)
-
-
 def compiled_core() -> str:
     """Path of the loaded compiled core; raises if it is not an extension."""
     path = _core.__file__
@@ -123,8 +74,8 @@ def check_complex(rng: random.Random) -> bool:
                          for _ in range(int(np.prod(shape)))]).reshape(shape)
 
     A, b, z = normal(5, 3), normal(5), normal(3)
-    g = fastad.grad(lambda v: np.sum(np.abs(A @ v - b) ** 2))(z)
-    error = float(np.max(np.abs(g - 2 * A.conj().T @ (A @ z - b))))
+    g = fastad.grad(complex_least_squares(A, b))(z)
+    error = float(np.max(np.abs(g - complex_least_squares_gradient(A, b, z))))
     holomorphic = fastad.grad(lambda v: v ** 3, holomorphic=True)(z[0])
     error = max(error, float(abs(holomorphic - 3 * z[0] ** 2)))
     passed = bool(error < 1e-12)
@@ -144,13 +95,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"compiled core: {compiled_core()}")
     rng = random.Random(0)
     problems: list[tuple[str, Callable[[list[float]], Any], list[float]]] = [
-        ("Rosenbrock, n = 10,000 (Python loop)", rosenbrock,
-         [rng.uniform(-1.5, 1.5) for _ in range(10_000)]),
-        ("RK4 Lotka-Volterra, 1,000 steps, 4 parameters", lotka_volterra,
-         [1.5, 1.0, 3.0, 1.0]),
+        ("Rosenbrock, n = 10,000 (Python loop)", rosenbrock, rosenbrock_point(10_000)),
+        ("RK4 Lotka-Volterra least-squares loss, 1,000 steps, 4 parameters",
+         lotka_volterra_problem(), list(LV_PARAMS)),
     ]
     ok = True
-    gc_was_enabled = gc.isenabled()
     for title, f, x in problems:
         value, g = fastad.value_and_grad(f)(x)
         error = check_gradient(f, x, g, rng)
@@ -162,23 +111,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         replay_value, replay_grad = replayed.value_and_grad(x)
         replay_ok = replay_value == value and list(replay_grad) == list(g)
         ok = ok and replay_ok
-        gc.disable()
-        try:
-            ratio, base, cand = paired_ratio(lambda: f(x), lambda: fastad.grad(f)(x))
-            replay_ratio, _, replay_time = paired_ratio(
-                lambda: f(x), lambda: replayed.value_and_grad(x))
-        finally:
-            if gc_was_enabled:
-                gc.enable()
+        recording = paired_series(lambda: f(x), lambda: fastad.grad(f)(x), PAIRS)
+        replay = paired_series(lambda: f(x), lambda: replayed.value_and_grad(x), PAIRS)
         print()
         print(title)
         print(f"  value {value:.10g}; gradient vs finite differences: "
               f"max rel. error {error:.1e} -> {'ok' if passed else 'FAILED'}")
         print(f"  tape: {tape.n_entries:,} entries, "
               f"{tape.nbytes / tape.n_entries:.1f} bytes/entry (+8 for the adjoint in a sweep)")
-        print(f"  plain Python evaluation      {base * 1e3:9.3f} ms   1.00x")
-        print(f"  fastad record + gradient     {cand * 1e3:9.3f} ms   {ratio:.2f}x  (paired ratio, GC off)")
-        print(f"  fastad replay value + grad   {replay_time * 1e3:9.3f} ms   {replay_ratio:.2f}x  "
+        print(f"  plain Python evaluation      {recording.baseline_time * 1e3:9.3f} ms   1.00x")
+        print(f"  fastad record + gradient     {recording.candidate_time * 1e3:9.3f} ms   "
+              f"{recording.ratio:.2f}x  (paired ratio, GC off)")
+        print(f"  fastad replay value + grad   {replay.candidate_time * 1e3:9.3f} ms   "
+              f"{replay.ratio:.2f}x  "
               f"(fastad.trace; equals the recording: {'ok' if replay_ok else 'FAILED'})")
     complex_ok = check_complex(rng)
     ok = ok and complex_ok
