@@ -72,3 +72,20 @@ cdef cnp.ndarray as_float_array(object x, str where):
             out[k] = value
         return out.reshape(arr.shape)
     raise TypeError(f"{where}: expected numbers, got {describe(arr)}")
+
+
+def _is_number_list(object seq):
+    """Whether seq (a list or tuple) is non-empty and holds only real
+    numbers, Python or NumPy (a bool among them makes it a structure of
+    leaves instead). A compiled loop: grad's most common argument."""
+    cdef Py_ssize_t k, n = len(seq)
+    if n == 0:
+        return False
+    for k in range(n):
+        item = seq[k]
+        if type(item) is float or type(item) is int:
+            continue
+        if isinstance(item, (bool, np.bool_)) or not isinstance(
+                item, (float, int, np.floating, np.integer)):
+            return False
+    return True

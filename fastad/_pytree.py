@@ -18,12 +18,14 @@ leaf order (lists and tuples in order, dicts in insertion order).
 from __future__ import annotations
 
 import collections
+import functools
+import math
 import numbers
 from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from fastad._core import ComplexVar, Var, _complex_from_parts, _complex_parts
+from fastad._core import ComplexVar, Var, _complex_from_parts, _complex_parts, _is_number_list
 
 # Leaf kinds.
 SCALAR = "scalar"
@@ -31,6 +33,9 @@ ARRAY = "array"
 COMPLEX_SCALAR = "complex scalar"
 COMPLEX_ARRAY = "complex array"
 NUMBERS = "numbers"          # a list or tuple of real numbers, one 1-D leaf
+COMPLEX_NUMBERS = "complex numbers"  # a list or tuple of complex numbers, likewise
+COMPLEX_KINDS = (COMPLEX_SCALAR, COMPLEX_ARRAY, COMPLEX_NUMBERS)
+SEQUENCE_KINDS = (NUMBERS, COMPLEX_NUMBERS)
 
 _REAL_TYPES = (numbers.Real, np.floating, np.integer, np.bool_)
 _COMPLEX_TYPES = (complex, np.complexfloating)
@@ -46,15 +51,7 @@ def describe(x: Any) -> str:
 def is_number_sequence(x: Any) -> bool:
     """Whether x is a non-empty list or tuple of real numbers (Python or
     NumPy; a bool among them makes it a structure of leaves)."""
-    if not x:
-        return False
-    for item in x:
-        if type(item) is float or type(item) is int:
-            continue
-        if isinstance(item, (bool, np.bool_)) or not isinstance(
-                item, (float, int, np.floating, np.integer)):
-            return False
-    return True
+    return bool(_is_number_list(x))
 
 
 def _is_complex_array(x: np.ndarray) -> bool:
@@ -73,7 +70,8 @@ class TreeDef:
     node : str or None
         None for a leaf; else "list", "tuple", "namedtuple" or "dict".
     kind : str or None
-        A leaf's kind (SCALAR, ARRAY, COMPLEX_SCALAR, COMPLEX_ARRAY, NUMBERS).
+        A leaf's kind (SCALAR, ARRAY, COMPLEX_SCALAR, COMPLEX_ARRAY, NUMBERS,
+        COMPLEX_NUMBERS).
     shape : tuple
         A leaf's shape (() for a number, (n,) for NUMBERS).
     n_real : int
@@ -81,7 +79,7 @@ class TreeDef:
     """
 
     __slots__ = ("node", "kind", "shape", "container", "keys", "children", "n_real",
-                 "_leaves")
+                 "_leaves", "_offsets")
 
     def __init__(self, node: str | None, kind: str | None, shape: tuple[int, ...],
                  container: Any, keys: tuple[Any, ...], children: tuple[TreeDef, ...]):
@@ -92,12 +90,18 @@ class TreeDef:
         self.keys = keys
         self.children = children
         if node is None:
-            size = int(np.prod(self.shape, dtype=np.int64))
-            self.n_real = 2 * size if kind in (COMPLEX_SCALAR, COMPLEX_ARRAY) else size
+            size = math.prod(self.shape)
+            self.n_real = 2 * size if kind in COMPLEX_KINDS else size
             self._leaves: tuple[TreeDef, ...] = (self,)
         else:
             self.n_real = sum(child.n_real for child in children)
             self._leaves = tuple(leaf for child in children for leaf in child._leaves)
+        offsets = []
+        offset = 0
+        for leaf in self._leaves:
+            offsets.append(offset)
+            offset += leaf.n_real
+        self._offsets: tuple[int, ...] = tuple(offsets)
 
     # ---- structure -----------------------------------------------------------
 
@@ -112,7 +116,7 @@ class TreeDef:
 
     @property
     def has_complex(self) -> bool:
-        return any(leaf.kind in (COMPLEX_SCALAR, COMPLEX_ARRAY) for leaf in self._leaves)
+        return any(leaf.kind in COMPLEX_KINDS for leaf in self._leaves)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TreeDef):
@@ -138,6 +142,8 @@ class TreeDef:
 
     def unflatten(self, leaves: Iterable[Any]) -> Any:
         """The structure with the given leaf values, in order."""
+        if self.node is None and type(leaves) is list and len(leaves) == 1:
+            return leaves[0]
         values = iter(leaves)
         result = self._build(values)
         if next(values, _END) is not _END:
@@ -180,19 +186,40 @@ class TreeDef:
         transform) give Vars.
         """
         flat = np.asarray(flat)
+        if out_shape is None and flat.dtype == np.float64 and flat.ndim == 1:
+            # A gradient of numbers (the replay's hot path): no packing of
+            # column pairs, each leaf read off its slice.
+            return self.unflatten([leaf._gradient_leaf(flat, offset) for leaf, offset
+                                   in zip(self._leaves, self._offsets)])
         results = []
         offset = 0
         for leaf in self._leaves:
             columns = flat[..., offset:offset + leaf.n_real]
             offset += leaf.n_real
-            if leaf.kind in (COMPLEX_SCALAR, COMPLEX_ARRAY):
+            if leaf.kind in COMPLEX_KINDS:
                 re, im = columns[..., 0::2], columns[..., 1::2]
                 columns = re if holomorphic else _complex_from_parts(re, im)
             results.append(leaf._leaf_result(columns, out_shape))
         return self.unflatten(results)
 
+    def _gradient_leaf(self, flat: np.ndarray, offset: int) -> Any:
+        """This leaf's part of a float64 gradient vector, at offset."""
+        kind = self.kind
+        if kind == SCALAR:
+            return float(flat[offset])
+        if kind == COMPLEX_SCALAR:
+            return complex(float(flat[offset]), float(flat[offset + 1]))
+        part = flat[offset:offset + self.n_real]
+        if kind == NUMBERS:
+            return self._numbers_of(part.tolist())
+        if kind == COMPLEX_NUMBERS:
+            return self._numbers_of(np.ascontiguousarray(part).view(np.complex128).tolist())
+        if kind == ARRAY:
+            return part.reshape(self.shape)
+        return np.ascontiguousarray(part).view(np.complex128).reshape(self.shape)
+
     def _leaf_result(self, columns: np.ndarray, out_shape: tuple[int, ...] | None) -> Any:
-        if self.kind == NUMBERS:
+        if self.kind in SEQUENCE_KINDS:
             if out_shape is None:
                 items = list(columns) if columns.dtype == object else columns.tolist()
             else:
@@ -208,7 +235,7 @@ class TreeDef:
         return _block(columns, out_shape, self.shape)
 
     def _numbers_of(self, items: list[Any]) -> Any:
-        """A NUMBERS leaf's items in its container type."""
+        """A sequence leaf's items in its container type."""
         if self.container is list or self.container is None:
             return items
         if self.container is tuple:
@@ -217,13 +244,15 @@ class TreeDef:
 
     def blocks(self, leaf_block: Callable[[int, int, TreeDef], Any]) -> Any:
         """This structure with leaf_block(offset, n_real, leaf) at each leaf
-        (at each number of a NUMBERS leaf, as a scalar leaf)."""
+        (at each number of a sequence leaf, as a scalar leaf)."""
         results = []
         offset = 0
         for leaf in self._leaves:
-            if leaf.kind == NUMBERS:
-                results.append(leaf._numbers_of([leaf_block(offset + k, 1, _SCALAR_LEAF)
-                                                 for k in range(leaf.shape[0])]))
+            if leaf.kind in SEQUENCE_KINDS:
+                item = _SCALAR_LEAF if leaf.kind == NUMBERS else _COMPLEX_SCALAR_LEAF
+                results.append(leaf._numbers_of([
+                    leaf_block(offset + k * item.n_real, item.n_real, item)
+                    for k in range(leaf.shape[0])]))
             else:
                 results.append(leaf_block(offset, leaf.n_real, leaf))
             offset += leaf.n_real
@@ -257,13 +286,16 @@ class TreeDef:
                 out.extend(_complex_parts(x))
                 return
             raise TypeError(f"{where}: expected a complex number, got {describe(x)}")
-        elif self.kind == NUMBERS:
+        elif self.kind in SEQUENCE_KINDS:
             if not isinstance(x, (list, tuple, np.ndarray)) or len(x) != self.shape[0]:
                 raise ValueError(f"{where}: expected a sequence of {self.shape[0]} numbers, "
                                  f"got {describe(x)}"
                                  + (f" of length {len(x)}" if hasattr(x, "__len__") else ""))
             for k, item in enumerate(x):
-                out.append(_real_scalar(item, f"{where}[{k}]", what))
+                if self.kind == NUMBERS:
+                    out.append(_real_scalar(item, f"{where}[{k}]", what))
+                else:
+                    _COMPLEX_SCALAR_LEAF._flat_values(item, f"{where}[{k}]", what, out)
         else:
             arr = np.asarray(x) if not isinstance(x, np.ndarray) else x
             if arr.shape != self.shape:
@@ -291,6 +323,11 @@ class TreeDef:
         with batch = k, x with a leading axis of length k on every leaf as a
         (k, n_real) matrix; ValueError naming the leaf on a wrong structure
         or shape."""
+        if batch is None:
+            try:
+                return self._flat_array_fast(x)
+            except (TypeError, ValueError, OverflowError):
+                pass  # the walk below names what is wrong
         columns: list[np.ndarray] = []
         self._flat_arrays(x, where, batch, columns)
         if batch is None:
@@ -301,6 +338,38 @@ class TreeDef:
             return np.zeros((batch, 0), dtype=np.float64)
         return np.ascontiguousarray(np.concatenate(columns, axis=1), dtype=np.float64)
 
+    def _flat_array_fast(self, x: Any) -> np.ndarray:
+        """flat_array of a point, leaf by leaf into one vector; raises
+        without naming the leaf (flat_array then walks for the message)."""
+        out = np.empty(self.n_real, dtype=np.float64)
+        for value, leaf, offset in zip(self.leaves_of(x, ""), self._leaves, self._offsets):
+            kind = leaf.kind
+            if type(value) is float or type(value) is int:
+                if kind != SCALAR:
+                    raise TypeError("not a scalar leaf")
+                out[offset] = value
+                continue
+            if type(value) is Var or type(value) is ComplexVar:
+                raise TypeError("a Var")
+            if kind == SCALAR:
+                out[offset] = _real_scalar(value, "")
+            elif kind == COMPLEX_SCALAR:
+                if not isinstance(value, (numbers.Number, np.number)) or isinstance(
+                        value, (bool, np.bool_)):
+                    raise TypeError("not a number")
+                number = complex(value)
+                out[offset] = number.real
+                out[offset + 1] = number.imag
+            else:
+                arr = np.asarray(value)
+                if arr.shape != leaf.shape or arr.dtype.kind not in (
+                        "biufc" if kind in COMPLEX_KINDS else "biuf"):
+                    raise ValueError("shape or kind")
+                if kind in COMPLEX_KINDS:
+                    arr = np.ascontiguousarray(arr, dtype=np.complex128).view(np.float64)
+                out[offset:offset + leaf.n_real] = arr.reshape(-1)
+        return out
+
     def _flat_arrays(self, x: Any, where: str, batch: int | None, out: list[np.ndarray]) -> None:
         if self.node is not None:
             for (label, item), child in zip(self._items_of(x, where), self.children):
@@ -309,7 +378,7 @@ class TreeDef:
             return
         if type(x) is Var or type(x) is ComplexVar:
             raise TypeError(f"{where}: a Function replays numbers, not fastad.Vars")
-        if self.kind == NUMBERS and batch is not None:
+        if self.kind in SEQUENCE_KINDS and batch is not None:
             # A list of numbers is a list of leaves: each has the batch axis.
             if not isinstance(x, (list, tuple)) or len(x) != self.shape[0]:
                 raise ValueError(f"{where}: expected a sequence of {self.shape[0]} "
@@ -322,7 +391,7 @@ class TreeDef:
         shape = self.shape if batch is None else (batch,) + self.shape
         if arr.shape != shape:
             raise ValueError(f"{where}: has shape {arr.shape}, expected {shape}")
-        if self.kind in (COMPLEX_SCALAR, COMPLEX_ARRAY):
+        if self.kind in COMPLEX_KINDS:
             pairs = np.ascontiguousarray(arr, dtype=np.complex128).view(np.float64)
             out.append(pairs.reshape(-1) if batch is None else pairs.reshape(batch, -1))
         else:
@@ -385,29 +454,61 @@ def _real_scalar(x: Any, where: str, what: str = "value") -> Any:
 
 def _leaf(x: Any, where: str) -> TreeDef | None:
     """The TreeDef of x if it is a leaf, else None (a container)."""
-    if type(x) is Var or type(x) is float or type(x) is int:
+    kind = type(x)
+    if kind is list or kind is tuple:  # the most common argument first
+        if _is_number_list(x):
+            return _numbers_leaf(len(x), kind)
+        return _complex_numbers_leaf(len(x), kind) if _is_complex_list(x) else None
+    if kind is float or kind is int or kind is Var:
         return _SCALAR_LEAF
+    if kind is dict:
+        return None
     if isinstance(x, np.ndarray):
         if isinstance(x, (np.ma.MaskedArray, np.matrix)):
             raise TypeError(f"{where}: {type(x).__name__} is not supported (pass np.asarray(x))")
         if _is_complex_array(x):
-            return TreeDef(None, COMPLEX_ARRAY, x.shape, None, (), ())
+            return _array_leaf(COMPLEX_ARRAY, x.shape)
         if x.dtype.kind not in "biufO":
-            raise TypeError(f"{where}: cannot differentiate with respect to {describe(x)}")
-        return TreeDef(None, ARRAY, x.shape, None, (), ())
-    if type(x) is ComplexVar or isinstance(x, _COMPLEX_TYPES):
+            raise TypeError(f"{where}: expected numbers, got {describe(x)}")
+        return _array_leaf(ARRAY, x.shape)
+    if kind is ComplexVar or isinstance(x, _COMPLEX_TYPES):
         return _COMPLEX_SCALAR_LEAF
     if isinstance(x, _REAL_TYPES):
         return _SCALAR_LEAF
-    if isinstance(x, (list, tuple)) and is_number_sequence(x):
-        container = list if type(x) is list else (
-            type(x) if hasattr(type(x), "_fields") else tuple)
-        return TreeDef(None, NUMBERS, (len(x),), container, (), ())
-    if isinstance(x, (list, tuple, dict)):
+    if isinstance(x, (list, tuple)):
+        container = type(x) if hasattr(type(x), "_fields") else (
+            list if isinstance(x, list) else tuple)
+        if _is_number_list(x):
+            return _numbers_leaf(len(x), container)
+        return _complex_numbers_leaf(len(x), container) if _is_complex_list(x) else None
+    if isinstance(x, dict):
         return None
     raise TypeError(
         f"{where}: expected a number, an array or a fastad.Var, or a list, tuple or dict "
         f"of them, got {describe(x)}")
+
+
+# Leaf TreeDefs are values: the common ones are made once.
+@functools.lru_cache(maxsize=512)
+def _numbers_leaf(n: int, container: Any) -> TreeDef:
+    return TreeDef(None, NUMBERS, (n,), container, (), ())
+
+
+@functools.lru_cache(maxsize=512)
+def _complex_numbers_leaf(n: int, container: Any) -> TreeDef:
+    return TreeDef(None, COMPLEX_NUMBERS, (n,), container, (), ())
+
+
+def _is_complex_list(x: Any) -> bool:
+    """A non-empty list or tuple of complex numbers (Python or NumPy): one
+    leaf, as a list of real numbers is."""
+    return bool(x) and all(type(item) is complex or isinstance(item, np.complexfloating)
+                           for item in x)
+
+
+@functools.lru_cache(maxsize=512)
+def _array_leaf(kind: str, shape: tuple[int, ...]) -> TreeDef:
+    return TreeDef(None, kind, shape, None, (), ())
 
 
 _SCALAR_LEAF = TreeDef(None, SCALAR, (), None, (), ())
@@ -422,6 +523,11 @@ def flatten(x: Any, where: str = "argument",
     Raises TypeError naming the position of anything that is neither a
     leaf nor a list, tuple or dict.
     """
+    leaf = _leaf(x, where)
+    if leaf is not None:  # a single leaf: no walk
+        if paths is not None:
+            paths.append(where)
+        return [x], leaf
     leaves: list[Any] = []
     tree = _flatten(x, where, leaves, paths)
     return leaves, tree

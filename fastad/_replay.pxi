@@ -137,7 +137,8 @@ cdef class Function:
         cdef Function F = Function.__new__(Function)
         F.in_tree = in_tree
         F.single_in = in_tree.node is None
-        F.complex_in = F.single_in and in_tree.kind in ("complex scalar", "complex array")
+        F.complex_in = F.single_in and in_tree.kind in (
+            "complex scalar", "complex array", "complex numbers")
         F.in_shape = (None if F.single_in and in_tree.shape == () and in_tree.kind != "array"
                       else tuple(in_tree.shape))
         F.complex_out = complex_out
@@ -883,3 +884,13 @@ cdef cnp.ndarray complex_pairs(object x, object shape, str where, str name, str 
         raise ValueError(f"{where}: {name} has shape {arr.shape}, but {traced} of shape "
                          f"{tuple(shape)}")
     return np.ascontiguousarray(arr, dtype=np.complex128).reshape(-1).view(np.float64)
+
+
+def _debug_addresses(Function F):
+    cdef Recording r = F.primary
+    cdef value_t* v = take_buffer(r.tape.data.n_entries, False)
+    out = dict(ops=<size_t>r.tape.data.arr.ops, arg0=<size_t>r.tape.data.arr.arg0,
+               arg1=<size_t>r.tape.data.arr.arg1, values=<size_t>r.tape.data.arr.values,
+               consts=<size_t>r.tape.data.arr.consts, buffer=<size_t>v)
+    release_buffer(v)
+    return out

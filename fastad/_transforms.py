@@ -21,7 +21,8 @@ import numpy as np
 from fastad import _core
 from fastad._core import ComplexVar, Tape, Var
 from fastad._pytree import (
-    ARRAY, COMPLEX_ARRAY, COMPLEX_SCALAR, NUMBERS, SCALAR, TreeDef, describe, flatten,
+    ARRAY, COMPLEX_ARRAY, COMPLEX_NUMBERS, COMPLEX_SCALAR, NUMBERS, SCALAR, TreeDef, describe,
+    flatten,
 )
 
 # ---- the recording of one call -------------------------------------------------------
@@ -43,22 +44,29 @@ def _record_argument(tape: Tape, x: Any, where: str) -> tuple[Any, TreeDef, int]
     the number of input entries)."""
     paths: list[str] = []
     leaves, tree = flatten(x, where, paths)
+    if tree.node is None:
+        made, n = _record_leaf(tape, x, tree, where)
+        return made, tree, n
     inputs = []
     n = 0
     for leaf, kind, path in zip(leaves, tree.leaves, paths):
-        if kind.kind == NUMBERS:
-            items = _core._input_list(tape, list(leaf))
-            inputs.append(kind._numbers_of(items))
-            n += len(items)
-        elif kind.kind in (COMPLEX_SCALAR, COMPLEX_ARRAY):
-            made, k = _core._complex_inputs(tape, leaf, path)
-            inputs.append(made)
-            n += k
-        else:
-            made, k = _core._inputs(tape, leaf, path)
-            inputs.append(made)
-            n += k
+        made, k = _record_leaf(tape, leaf, kind, path)
+        inputs.append(made)
+        n += k
     return tree.unflatten(inputs), tree, n
+
+
+def _record_leaf(tape: Tape, leaf: Any, kind: TreeDef, where: str) -> tuple[Any, int]:
+    """The input Vars for one leaf, and their number."""
+    if kind.kind == NUMBERS:
+        items = _core._input_list(tape, leaf if type(leaf) is list else list(leaf))
+        return kind._numbers_of(items), len(items)
+    if kind.kind == COMPLEX_NUMBERS:
+        made, n = _core._complex_inputs(tape, np.asarray(leaf, dtype=np.complex128), where)
+        return kind._numbers_of(list(made)), n
+    if kind.kind in (COMPLEX_SCALAR, COMPLEX_ARRAY):
+        return _core._complex_inputs(tape, leaf, where)  # type: ignore[no-any-return]
+    return _core._inputs(tape, leaf, where)  # type: ignore[no-any-return]
 
 
 class Recorded:
@@ -163,9 +171,13 @@ class Recorded:
         inputs) in its structure (see TreeDef.split)."""
         results = []
         offset = 0
+        gradient = out_shape is None and flat.dtype == np.float64 and flat.ndim == 1
         for tree in self.trees:
-            results.append(tree.split(flat[..., offset:offset + tree.n_real], out_shape,
-                                      holomorphic))
+            if gradient and tree.node is None:
+                results.append(tree._gradient_leaf(flat, offset))
+            else:
+                results.append(tree.split(flat[..., offset:offset + tree.n_real], out_shape,
+                                          holomorphic))
             offset += tree.n_real
         return results
 
@@ -352,15 +364,18 @@ def _value_and_grad_call(f: Callable[..., Any], nums: tuple[int, ...], single: b
                          where: str, holomorphic: bool = False) -> tuple[Any, Any]:
     positions = _resolve_argnums(nums, len(args), where)
     rec = Recorded(f, positions, args, kwargs, where)
-    out = rec.out
     if holomorphic:
         return _holomorphic_value_and_grad(rec, single, where)
-    tree = rec.trees[0]
-    if (type(out) is Var and single and tree.kind == NUMBERS and tree.container is list
-            and out._tape_is(rec.tape) and not rec.nested):
-        # The most common call, a list of numbers in and a Var out, without
-        # the general structure walk below (a third of a small call's cost).
-        return out.value, _core._input_gradient(rec.tape, out, rec.n_inputs).tolist()
+    out = rec.out
+    if type(out) is Var and out._tape_is(rec.tape) and not rec.nested:
+        # The common call: a Var of this recording out, numbers back. One
+        # reverse sweep, without the general output and structure walks
+        # below (half of a small call's cost).
+        flat = _core._input_gradient(rec.tape, out, rec.n_inputs)
+        tree = rec.trees[0]
+        if single and tree.kind == NUMBERS and tree.container is list:
+            return out.value, flat.tolist()
+        return out.value, _one_or_tuple(rec.split(flat), single)
     y = _scalar_output(out, rec.tape, where)
     indices, values = _core._output_entries(rec.tape, [y], where)
     value = rec.outputs(indices, values)[0]
