@@ -357,7 +357,7 @@ class TreeDef:
                 if not isinstance(value, (numbers.Number, np.number)) or isinstance(
                         value, (bool, np.bool_)):
                     raise TypeError("not a number")
-                number = complex(value)
+                number = complex(value)  # type: ignore[arg-type]
                 out[offset] = number.real
                 out[offset + 1] = number.imag
             else:
@@ -454,7 +454,7 @@ def _real_scalar(x: Any, where: str, what: str = "value") -> Any:
 
 def _leaf(x: Any, where: str) -> TreeDef | None:
     """The TreeDef of x if it is a leaf, else None (a container)."""
-    kind = type(x)
+    kind: Any = type(x)
     if kind is list or kind is tuple:  # the most common argument first
         if _is_number_list(x):
             return _numbers_leaf(len(x), kind)
@@ -476,7 +476,7 @@ def _leaf(x: Any, where: str) -> TreeDef | None:
     if isinstance(x, _REAL_TYPES):
         return _SCALAR_LEAF
     if isinstance(x, (list, tuple)):
-        container = type(x) if hasattr(type(x), "_fields") else (
+        container: Any = type(x) if hasattr(type(x), "_fields") else (
             list if isinstance(x, list) else tuple)
         if _is_number_list(x):
             return _numbers_leaf(len(x), container)

@@ -65,8 +65,8 @@ def _record_leaf(tape: Tape, leaf: Any, kind: TreeDef, where: str) -> tuple[Any,
         made, n = _core._complex_inputs(tape, np.asarray(leaf, dtype=np.complex128), where)
         return kind._numbers_of(list(made)), n
     if kind.kind in (COMPLEX_SCALAR, COMPLEX_ARRAY):
-        return _core._complex_inputs(tape, leaf, where)  # type: ignore[no-any-return]
-    return _core._inputs(tape, leaf, where)  # type: ignore[no-any-return]
+        return _core._complex_inputs(tape, leaf, where)
+    return _core._inputs(tape, leaf, where)
 
 
 class Recorded:
