@@ -17,16 +17,23 @@ Entry layout
     Indices are 32-bit: a tape holds at most 2**31 - 1 entries and says so
     when full. Arrays grow by doubling; every allocation is checked.
 
-Opcode table (_ops.pxi)
-    One enum: the input entry, the unary operations, then each binary
-    operation as three consecutive opcodes by operand kind,
-    variable-variable, variable-constant and constant-variable (CppAD's
-    scheme; reflected operators such as ``2 - x`` or ``2 ** x`` get their
-    own opcode instead of extra entries). ``unary_rule`` and
-    ``binary_rule`` give, on one line per operation, the value and the
-    partial derivatives; they are inlined with constant arguments into the
-    recording path and the sweeps, so there is one definition of every
-    rule. A test runs every opcode in every operand order.
+Rule table (_rules.py, rendered by _codegen.py)
+    Every elementary operation is one row: its value as a C expression,
+    its first and second partials and its emitted derivative in a small
+    expression language, its public function, the methods NumPy calls, its
+    complex rule. The build translates each rule twice, into inline C for
+    the numeric sweeps and into tape entries for the emitted derivative,
+    and renders the opcode enum, the dispatch functions, the flags, the
+    public functions and the stubs from the same rows, so a rule is written
+    once and a missing column stops the build (rejected: a hand-kept enum
+    with parallel tables that end in a silent default). The opcodes are
+    CppAD's scheme: the input entry, the unary operations, then each
+    binary operation as three consecutive opcodes by operand kind,
+    variable-variable, variable-constant and constant-variable (reflected
+    operators such as ``2 - x`` or ``2 ** x`` get their own opcode instead
+    of extra entries). The dispatchers are inlined with constant opcodes
+    into the recording path and the hot cases of the sweeps, where they
+    fold to the one expression of the rule.
 
 Recording
     ``Var`` is a final ``cdef class`` outside the cyclic garbage collector
@@ -42,6 +49,18 @@ Per-thread tape stack
     references). A tape records in the thread that opened it; a Var of a
     finished tape, of another thread's tape or of an unrelated tape
     raises ``TapeError``.
+
+Walking the tape (_sweep.pxi)
+    Every walker (the sweeps, the emitted sweeps, the splice) reads an
+    entry's operands through one decoder (``decode``: rule, operand kind,
+    each operand as an entry or a constant), compares through one function
+    (``compare_values``) and releases the GIL through one helper
+    (``release_gil_above``). Zero factors are structural everywhere: a zero
+    adjoint sends nothing back, and a partial that is exactly 0 contributes
+    nothing to an adjoint or a tangent lane, also next to an infinite one,
+    so reverse and forward mode agree there; an infinite adjoint takes a
+    slower path that checks its partials (one well-predicted test per entry
+    keeps it off the common path).
 
 Nesting (_emit.pxi)
     A transform inside a transform records on its own tape; a Var of an
@@ -108,6 +127,19 @@ Forward and second order (_sweep.pxi)
     (forward-over-reverse), with a second-derivative rule per operation
     (``unary_second``, ``binary_second`` in _ops.pxi): one tangent and one
     reverse pass, no second recording.
+
+Pickling (_format.pxi)
+    A Function pickles as a dict whose first field is a format number,
+    and each tape as explicit little-endian fields (no struct is written
+    raw, so no padding byte reaches the pickle and identical recordings
+    pickle to identical bytes). Loading checks every count, index,
+    opcode and guard before anything is swept.
+
+Argument structures (_pytree.py)
+    A differentiated argument is flattened once into leaves and a TreeDef
+    that rebuilds any result in its structure (gradients, Jacobian
+    blocks, Hessian blocks, batches). Lists of numbers are one leaf, so
+    the common ``grad(f)(list)`` call needs no walk.
 
 Branch guards
     Every comparison of a Var while recording (``x > 0``, ``if x:``,
