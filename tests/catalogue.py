@@ -403,6 +403,16 @@ EMITTED_SECOND_DERIVATIVE_GAPS = {
 }
 
 
+# sigmoid's rules d = y (1 - y) and d2 = y (1 - y) (1 - 2 y) lose relative
+# accuracy for positive x, where 1 - y cancels: a relative error of about
+# eps * exp(x) (1e-12 at x = 10, 1e-3 at x = 30, all of it from x = 37 on,
+# where y rounds to 1 and both are 0).
+DERIVATIVE_ACCURACY_GAPS = {
+    ("sigmoid", 10.0): "sigmoid's d = y (1 - y) has a relative error of about eps * exp(x) "
+                       "for positive x (1 - y cancels)",
+}
+
+
 def names(arity=None, public=None, complex=None, smooth=None):
     """Names of the catalogued operations that are also rows of the rule table
     (in the table's order), selected by arity, by the table's public and complex

@@ -23,11 +23,13 @@ import traceback
 
 import numpy as np
 import pytest
+import scipy.special
 
 import fastad
 from fastad import _core, _rules
 
-from catalogue import CATALOGUE, CONSTANTS, EMITTED_SECOND_DERIVATIVE_GAPS
+from catalogue import (CATALOGUE, CONSTANTS, DERIVATIVE_ACCURACY_GAPS,
+                       EMITTED_SECOND_DERIVATIVE_GAPS)
 from conftest import FD_STEP, FD_STEP_OF_DERIVATIVE, central_diff_steps, richardson
 
 ROWS = _rules.ROWS
@@ -302,6 +304,18 @@ def test_second_derivatives_match_differences_of_the_first(name):
                 scale = 1.0 + abs(evaluate(name, source, point))
                 assert abs(d2 - fd) <= 1e-6 * abs(fd) + 1e-8 * scale, (
                     point, k, j, matrix[k][j], d2, fd)
+
+
+@pytest.mark.xfail(strict=True, reason=DERIVATIVE_ACCURACY_GAPS["sigmoid", 10.0])
+@pytest.mark.parametrize("x", [10.0, 20.0, 30.0, 40.0])
+def test_sigmoid_derivatives_keep_their_relative_accuracy_for_positive_x(x):
+    """sigmoid'(x) = sigmoid(x) sigmoid(-x), and sigmoid'' = sigmoid' (1 - 2 sigmoid),
+    both accurate to rounding at every x from these products of the reference."""
+    s, t = scipy.special.expit(x), scipy.special.expit(-x)
+    _, d = _core._evaluate_rule(OPCODES["sigmoid"][0], x)
+    (d2,) = _core._evaluate_second(OPCODES["sigmoid"][0], x)
+    assert close(d, s * t, 1e-13), (d, s * t)
+    assert close(d2, s * t * (1 - 2 * s), 1e-13), (d2, s * t * (1 - 2 * s))
 
 
 # ---- the emitted derivatives ------------------------------------------------------------
