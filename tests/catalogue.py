@@ -88,6 +88,13 @@ class Op:
         """fastad.<name> (public operations only)."""
         return getattr(fastad, self.name)
 
+    def on_floats(self, label: str) -> Callable[..., Any]:
+        """For spelling `label`, a function on np.float64 operands with fastad's own
+        result bit for bit (random programs evaluated on plain floats): fastad.<name>
+        for a public operation (NumPy's scalar functions may differ from it by an
+        ulp), else the spelling itself (IEEE arithmetic or an exact NumPy function)."""
+        return self.function if self.public else self.spellings[label]
+
     def apply(self, *operands: Any) -> Any:
         """The operation (by its first spelling) on operands mapped into its domain."""
         first = next(iter(self.spellings.values()))

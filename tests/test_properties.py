@@ -26,21 +26,22 @@ N_VARS = 3
 # ---- the operations -----------------------------------------------------------------
 # Each operand first goes through the catalogue's map into the operation's
 # domain (recorded like everything else), then through one spelling of the
-# operation. The kink (distance of the mapped operand to the nearest
-# non-smooth point, None if smooth) keeps finite differences away from kinks.
+# operation; on plain floats through the function with fastad's own bits. The
+# kink (distance of the mapped operand to the nearest non-smooth point, None if
+# smooth) keeps finite differences away from kinks.
 
 def _identity(e):
     return e
 
 
-# name -> (map into the domain, the operation, kink)
-UNARY = {f"{op.name}:{label}": (op.domain, f, op.kink)
+# name -> (map into the domain, the operation on Vars, the same on floats, kink)
+UNARY = {f"{op.name}:{label}": (op.domain, f, op.on_floats(label), op.kink)
          for op in ops(arity=1) for label, f in op.spellings.items()}
 # spellings that are no row of their own
-UNARY["pos"] = (_identity, operator.pos, None)
-UNARY["pow3"] = (_identity, lambda e: e ** 3, None)    # power, constant exponent
+UNARY["pos"] = (_identity, operator.pos, operator.pos, None)
+UNARY["pow3"] = (_identity, lambda e: e ** 3, lambda e: e ** 3, None)  # power, constant exponent
 
-BINARY = {f"{op.name}:{label}": (op.domain, f, op.kink)
+BINARY = {f"{op.name}:{label}": (op.domain, f, op.on_floats(label), op.kink)
           for op in ops(arity=2) for label, f in op.spellings.items()}
 
 
@@ -61,7 +62,7 @@ def evaluate(tree, leaves, track=None):
     if kind == "c":
         return tree[1]
     if kind == "u":
-        domain, fn, kink = UNARY[tree[1]]
+        domain, on_vars, on_floats, kink = UNARY[tree[1]]
         a = evaluate(tree[2], leaves, track)
         if not _is_var(a):
             a = np.float64(a)
@@ -70,17 +71,19 @@ def evaluate(tree, leaves, track=None):
             a = np.float64(a)
         if track is not None and kink is not None:
             track["kink"] = min(track["kink"], kink(float(a)))
-        y = fn(a)
+        y = on_vars(a) if _is_var(a) else on_floats(a)
     else:
-        domain, fn, kink = BINARY[tree[1]]
+        domain, on_vars, on_floats, kink = BINARY[tree[1]]
         a = evaluate(tree[2], leaves, track)
         b = evaluate(tree[3], leaves, track)
         a, b = domain(a, b)
-        if not _is_var(a) and not _is_var(b):
+        if _is_var(a) or _is_var(b):
+            y = on_vars(a, b)
+        else:
             a, b = np.float64(a), np.float64(b)  # IEEE semantics, no ZeroDivisionError
+            y = on_floats(a, b)
         if track is not None and kink is not None:
             track["kink"] = min(track["kink"], kink(float(a), float(b)))
-        y = fn(a, b)
     if track is not None:
         v = float(y)
         track["scale"] = max(track["scale"], abs(v) if math.isfinite(v) else math.inf)
