@@ -108,7 +108,8 @@ def test_power_of_a_complex_var_to_a_complex_var():
 
 # name -> (fastad.<name>, NumPy reference): the public unary functions with a
 # complex rule, from the test catalogue
-FUNCTIONS = {op.name: (op.function, op.complex_ref) for op in ops(arity=1, public=True, complex=True)}
+FUNCTIONS = {op.name: (op.function, op.complex_ref)
+             for op in ops(arity=1, public=True, complex=True)}
 
 
 @pytest.mark.parametrize("name", FUNCTIONS)
