@@ -45,6 +45,98 @@ def same_float(a, b):
     return a == b and np.signbit(a) == np.signbit(b)
 
 
+# ---- central finite differences ------------------------------------------------------
+# One family for the whole suite: central_diff and central_diff_grad above, and
+# the helpers below. A central difference (f(x + s) - f(x - s)) / 2s has a
+# truncation error of about |f'''(x)| s**2 / 6 and a rounding error of about
+# eps |f(x)| / s. The step is relative, s = fd_step(x, h) = h * max(1, |x|)
+# (absolute below |x| = 1), so that it stays the same fraction of the argument
+# (central_diff's default; an explicit h of central_diff is the step itself):
+#
+# FD_STEP = 1e-6 for derivatives of values: errors of about 1e-12 (truncation)
+#     plus 1e-10 (rounding) relative to the scale of f and its derivatives;
+#     tests compare at 1e-6 relative or looser.
+# FD_STEP_OF_DERIVATIVE = 1e-5 for differences of derivatives (second
+#     derivatives, Jacobians of gradients): the larger step keeps rounding at
+#     about 1e-11 with a truncation error of about 1e-10.
+# Where the smoothness of f at the scale of the step is in doubt (random
+# programs), central_diff_steps gives the differences at h and h / 2: they
+# agree where f is smooth there (smooth_at_step), and richardson() combines
+# them into an estimate with an O(h**4) truncation error.
+
+FD_STEP = 1e-6
+FD_STEP_OF_DERIVATIVE = 1e-5
+
+
+def fd_step(x, h=FD_STEP):
+    """The step of a central difference at x: h relative to |x|, absolute below 1."""
+    return h * max(1.0, abs(x))
+
+
+def central_diff_steps(f, x, h=FD_STEP, direction=1.0):
+    """Central differences of f at the number x (real, or complex along
+    `direction`, 1 or 1j) with the steps fd_step(x, h) and half of it, and f at
+    the two points of the first: (fd_h, fd_half, f(x + s), f(x - s)). f may
+    return numbers or arrays, real or complex."""
+    step = fd_step(x, h)
+    up, down = f(x + direction * step), f(x - direction * step)
+    half_up, half_down = f(x + direction * (step / 2)), f(x - direction * (step / 2))
+    return (up - down) / (2.0 * step), (half_up - half_down) / step, up, down
+
+
+def smooth_at_step(fd_h, fd_half, rtol=1e-4):
+    """Whether the differences with steps h and h / 2 agree: f is smooth at the
+    scale of the step (no kink, jump or pole between the points)."""
+    return bool(np.all(np.abs(fd_h - fd_half) <= rtol * (1.0 + np.abs(fd_h))))
+
+
+def richardson(fd_h, fd_half):
+    """Richardson extrapolation of central differences with steps h and h / 2:
+    truncation error O(h**4)."""
+    return (4.0 * fd_half - fd_h) / 3.0
+
+
+def central_diff_jacobian(f, x, h=FD_STEP):
+    """Central-difference Jacobian of f (float array -> array or number, real or
+    complex) at the float array x, shaped out.shape + x.shape."""
+    x = np.asarray(x, dtype=np.float64)
+    columns = []
+    for k in range(x.size):
+        step = fd_step(x.flat[k], h)
+        xp, xm = x.copy(), x.copy()
+        xp.flat[k] += step
+        xm.flat[k] -= step
+        columns.append((np.asarray(f(xp)) - np.asarray(f(xm))) / (2.0 * step))
+    out = columns[0] if columns else np.asarray(f(x.copy()), dtype=np.float64)
+    jac = np.empty(out.shape + x.shape, dtype=np.result_type(out.dtype, np.float64))
+    for k, column in enumerate(columns):
+        jac[(Ellipsis,) + np.unravel_index(k, x.shape)] = column
+    return jac
+
+
+def central_diff_directional(f, x, v, h=FD_STEP):
+    """The derivative of f at x along v, (f(x + h v) - f(x - h v)) / 2h (numbers
+    or arrays, real or complex). The step h v is absolute: v of order one."""
+    return (f(x + h * v) - f(x - h * v)) / (2.0 * h)
+
+
+# ---- hypothesis -----------------------------------------------------------------------
+# One profile for every property test: deterministic examples (derandomize), no
+# deadline (first calls compile and allocate), no example database (a run does
+# not depend on earlier ones), and no health check failing a test for slow or
+# heavily filtered generation. Tests set only max_examples: @settings(max_examples=N)
+# takes the rest from the loaded profile.
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+HYPOTHESIS_PROFILE = "fastad"
+settings.register_profile(
+    HYPOTHESIS_PROFILE, deadline=None, derandomize=True, database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                           HealthCheck.data_too_large])
+settings.load_profile(HYPOTHESIS_PROFILE)
+
+
 @pytest.fixture(autouse=True)
 def _quiet_numpy_float_warnings():
     """IEEE results (inf, nan) are expected in many tests: keep NumPy quiet."""

@@ -9,6 +9,9 @@ import numpy as np
 import pytest
 
 import fastad
+from fastad import _rules
+
+from catalogue import CATALOGUE
 
 TRANSFORMS = ["grad", "value_and_grad", "jacobian", "jacrev", "jacfwd", "jvp", "vjp", "hessian", "hvp"]
 UNARY = ["sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "arcsinh",
@@ -22,6 +25,16 @@ UTILITIES = ["value", "trace"]
 PLANNED_STUBS: list = []
 
 BUILT_NAMES = TRANSFORMS + UNARY + BINARY + CLASSES + ERRORS + UTILITIES
+
+
+def test_contract_elementwise_names_are_public_rows_of_the_rule_table():
+    """The contract's elementwise functions exist as public rows of the rule
+    table (fastad/_rules.py) of the right arity, each with a test catalogue entry;
+    the table may have more (fastad.__all__ lists them, test_rules checks them)."""
+    public = {r.name: r.arity for r in _rules.ROWS if r.public is not None}
+    assert {n: public.get(n) for n in UNARY} == {n: 1 for n in UNARY}
+    assert {n: public.get(n) for n in BINARY} == {n: 2 for n in BINARY}
+    assert set(UNARY + BINARY) <= set(CATALOGUE)
 
 
 # ---- names -----------------------------------------------------------------------

@@ -18,16 +18,13 @@ import math
 import operator
 
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import fastad
 
-from conftest import Counted, same_bits
-
-SETTINGS = dict(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                       HealthCheck.data_too_large])
+from catalogue import complex_abs, cut_distance, ops
+from conftest import Counted, central_diff_steps, richardson, same_bits, smooth_at_step
 
 N_COMPLEX = 2                 # z, w; the real x is leaf index 2
 MARGIN = 1e-3                 # minimal distance to a branch cut, pole, zero divisor or kink
@@ -36,66 +33,39 @@ MAX_SCALE = 1e3               # largest magnitude of an intermediate value
 
 # ---- the operations --------------------------------------------------------------------
 
-def _cut_distance(a):
-    """Distance of the number a to (-inf, 0], the principal branch cut of log and sqrt."""
-    a = complex(a)
-    if not (math.isfinite(a.real) and math.isfinite(a.imag)):
-        return 0.0
-    return math.hypot(a.real, a.imag) if a.real > 0 else abs(a.imag)
-
-
-def _finite_abs(v):
-    """|v| (inf where it overflows), 0.0 for an infinite or nan v."""
-    v = complex(v)
-    if not (math.isfinite(v.real) and math.isfinite(v.imag)):
-        return 0.0
-    return math.hypot(v.real, v.imag)
-
-
 def _conj_method(e):
     # .conj() is the ComplexVar (and NumPy scalar) spelling; a real Var has .conjugate()
     return e.conj() if type(e) is fastad.ComplexVar else e.conjugate()
 
 
+def _op_name(key):
+    """The operation of a table key: "tan" for "tan:np.tan"."""
+    return key.split(":")[0]
+
+
 # name -> (function on fastad operands, function on plain NumPy scalars,
-#          holomorphic, distance of the plain operand to a singular point or None)
-UNARY = {
-    "neg": (operator.neg, operator.neg, True, None),
+#          holomorphic, distance of the plain operand to a singular point or None):
+# every spelling of every operation of the catalogue with a complex rule, and
+# the complex parts and conjugates
+UNARY = {f"{op.name}:{label}": (f, op.complex_ref, op.holomorphic, op.complex_kink)
+         for op in ops(arity=1, complex=True) for label, f in op.spellings.items()}
+UNARY.update({
     "pos": (operator.pos, operator.pos, True, None),
-    "exp": (fastad.exp, np.exp, True, None),
-    "np.exp": (np.exp, np.exp, True, None),
-    "log": (fastad.log, np.log, True, _cut_distance),
-    "np.log": (np.log, np.log, True, _cut_distance),
-    "log2": (fastad.log2, np.log2, True, _cut_distance),
-    "log10": (np.log10, np.log10, True, _cut_distance),
-    "sqrt": (fastad.sqrt, np.sqrt, True, _cut_distance),
-    "np.sqrt": (np.sqrt, np.sqrt, True, _cut_distance),
-    "square": (fastad.square, np.square, True, None),
-    "sin": (fastad.sin, np.sin, True, None),
-    "np.cos": (np.cos, np.cos, True, None),
-    "tan": (fastad.tan, np.tan, True, None),
-    "np.sinh": (np.sinh, np.sinh, True, None),
-    "cosh": (fastad.cosh, np.cosh, True, None),
-    "tanh": (fastad.tanh, np.tanh, True, None),
-    "abs": (abs, abs, False, _finite_abs),
     "real": (lambda e: e.real, lambda e: e.real, False, None),
     "imag": (lambda e: e.imag, lambda e: e.imag, False, None),
     "conjugate": (lambda e: e.conjugate(), lambda e: e.conjugate(), False, None),
     "conj": (_conj_method, np.conj, False, None),
-}
+})
 
-BINARY = {
-    "add": operator.add,
-    "sub": operator.sub,
-    "mul": operator.mul,
-    "div": operator.truediv,
-    "pow": operator.pow,
-}
+# name -> (function on fastad operands, function on plain NumPy scalars,
+#          distance of the plain operands to a singular point or None)
+BINARY = {f"{op.name}:{label}": (f, op.complex_ref, op.complex_kink)
+          for op in ops(arity=2, complex=True) for label, f in op.spellings.items()}
 
 # |cos a| for tan, |cosh a| for tanh: the distance to a pole, kept above
 # POLE_MARGIN (fastad's tanh(a + ib) divides by cosh 2a + cos 2b = 2|cosh(a + ib)|**2,
 # whose cancellation costs relative accuracy of about eps / |cosh|**2 near a pole)
-POLES = {"tan": lambda a: _finite_abs(np.cos(a)), "tanh": lambda a: _finite_abs(np.cosh(a))}
+POLES = {"tan": lambda a: complex_abs(np.cos(a)), "tanh": lambda a: complex_abs(np.cosh(a))}
 POLE_MARGIN = 0.05
 
 SATURATING = ("tan", "tanh")
@@ -131,8 +101,8 @@ def _pow_distance(a, b, b_tree):
             return 0.0
         if e.imag == 0.0 and e.real == math.floor(e.real) and abs(e.real) <= 100:
             # an integer power: repeated multiplication, singular only at a == 0 for e < 0
-            return _finite_abs(a) if e.real < 0 else math.inf
-    return _cut_distance(a)
+            return complex_abs(a) if e.real < 0 else math.inf
+    return cut_distance(a)
 
 
 def evaluate(tree, leaves, track=None):
@@ -151,6 +121,7 @@ def evaluate(tree, leaves, track=None):
         return c if any(_is_traced(v) for v in leaves) else _as_plain(c)
     if kind == "u":
         fastad_fn, plain_fn, _, kink = UNARY[tree[1]]
+        name = _op_name(tree[1])
         a = evaluate(tree[2], leaves, track)
         if _is_traced(a):
             y = fastad_fn(a)
@@ -158,31 +129,31 @@ def evaluate(tree, leaves, track=None):
             a = _as_plain(a)
             if track is not None and kink is not None:
                 track["kink"] = min(track["kink"], kink(a))
-            if track is not None and tree[1] in POLES:
-                track["pole"] = min(track["pole"], POLES[tree[1]](a))
-            if track is not None and tree[1] in SATURATING and isinstance(a, np.complexfloating):
+            if track is not None and name in POLES:
+                track["pole"] = min(track["pole"], POLES[name](a))
+            if track is not None and name in SATURATING and isinstance(a, np.complexfloating):
                 # fastad's complex tanh (tan z = -i tanh(iz)) switches to its
                 # saturated form beyond |Re| > 36: a branch guard on the tape
-                part = abs(a.imag if tree[1] == "tan" else a.real)
+                part = abs(a.imag if name == "tan" else a.real)
                 track["guards"].append(part > TANH_SATURATION)
                 track["kink"] = min(track["kink"], abs(part - TANH_SATURATION))
             y = plain_fn(a)
     else:
-        name = tree[1]
+        fastad_fn, plain_fn, kink = BINARY[tree[1]]
         a = evaluate(tree[2], leaves, track)
         b = evaluate(tree[3], leaves, track)
         if _is_traced(a) or _is_traced(b):
-            y = BINARY[name](a, b)
+            y = fastad_fn(a, b)
         else:
             a, b = _as_plain(a), _as_plain(b)
             if track is not None:
-                if name == "div":
-                    track["kink"] = min(track["kink"], _finite_abs(b))
-                elif name == "pow":
+                if _op_name(tree[1]) == "power":
                     track["kink"] = min(track["kink"], _pow_distance(a, b, tree[3]))
-            y = BINARY[name](a, b)
+                elif kink is not None:
+                    track["kink"] = min(track["kink"], kink(a, b))
+            y = plain_fn(a, b)
     if track is not None:
-        m = _finite_abs(y)
+        m = complex_abs(y)
         track["scale"] = max(track["scale"], m if m > 0.0 or complex(y) == 0 else math.inf)
     return y
 
@@ -269,7 +240,7 @@ def _close(got, want, tol):
 
 # ---- 1. values --------------------------------------------------------------------------
 
-@settings(max_examples=200, **SETTINGS)
+@settings(max_examples=200)
 @given(tree=expressions, point=points)
 def test_value_on_complex_vars_equals_value_on_complex_numbers(tree, point):
     z, w, x = point
@@ -314,19 +285,15 @@ def _shifted(point, k, step):
     return moved
 
 
-def _central(f, point, k, direction, h):
-    """Central difference of the plain real or complex function f along
-    `direction` (1 or 1j) of variable k."""
-    step = h * max(1.0, abs(point[k]))
-    up = f(*_shifted(point, k, direction * step))
-    down = f(*_shifted(point, k, -direction * step))
-    return (complex(up) - complex(down)) / (2.0 * step), up, down
+def _central_steps(f, point, k, direction, h):
+    """Central differences of the plain f along `direction` (1 or 1j) of variable
+    k at steps h and h / 2 (relative to |point[k]|), and f at the first two
+    points: (fd_h, fd_half, up, down)."""
+    def along(t):
+        return f(*_shifted(point, k, t - point[k]))
 
-
-def _richardson(fd1, fd2):
-    """Richardson extrapolation of central differences with steps h and h/2:
-    truncation error O(h**4) (near a pole the O(h**2) one exceeds the tolerance)."""
-    return (4.0 * fd2 - fd1) / 3.0
+    fd1, fd2, up, down = central_diff_steps(along, point[k], h, direction)
+    return complex(fd1), complex(fd2), up, down
 
 
 def _finite(*values):
@@ -339,12 +306,11 @@ def _fd_gradient(loss_plain, point, k, scale):
     directions = (1.0, 1j) if k < N_COMPLEX else (1.0,)
     parts = []
     for direction in directions:
-        fd1, up, down = _central(loss_plain, point, k, direction, H)
-        fd2, _, _ = _central(loss_plain, point, k, direction, H / 2)
+        fd1, fd2, up, down = _central_steps(loss_plain, point, k, direction, H)
         assume(_finite(fd1, fd2, up, down))
         # smooth at the scale of the step: both difference quotients agree
-        assume(abs(fd1 - fd2) <= 1e-4 * (1.0 + abs(fd1)))
-        parts.append(_richardson(fd1, fd2).real)
+        assume(smooth_at_step(fd1, fd2))
+        parts.append(richardson(fd1, fd2).real)
     fd = complex(parts[0], parts[1]) if k < N_COMPLEX else parts[0]
     rounding = 1e-8 * (1.0 + scale * scale) / max(1.0, abs(point[k]))
     return fd, 1e-5 * (1.0 + abs(fd)) + rounding
@@ -354,7 +320,7 @@ def _fd_gradient(loss_plain, point, k, scale):
 # Var parts, also from the real x) or a constant
 _variable = st.tuples(st.just("v"), st.sampled_from([0, 1, 2]))
 _operand = st.one_of(_variable, _variable,
-                     st.tuples(st.just("b"), st.just("mul"), _variable, _constant_leaf),
+                     st.tuples(st.just("b"), st.just("multiply:*"), _variable, _constant_leaf),
                      _constant_leaf)
 
 
@@ -369,7 +335,7 @@ def single_operations(draw):
     return tree
 
 
-@settings(max_examples=250, **SETTINGS)
+@settings(max_examples=250)
 @given(tree=single_operations(), point=points, c=_complex_point)
 def test_single_operation_value_and_gradient(tree, point, c):
     """Each operation, with each kind of operand on either side: the value to
@@ -398,7 +364,7 @@ def test_single_operation_value_and_gradient(tree, point, c):
         assert abs(grads[k] - fd) <= tol, (k, grads[k], fd)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=150)
 @given(tree=expressions, point=points, loss=st.sampled_from(sorted(LOSSES)))
 def test_gradient_of_real_loss_matches_central_differences(tree, point, loss):
     z, w, x = point
@@ -426,7 +392,7 @@ def test_gradient_of_real_loss_matches_central_differences(tree, point, loss):
         assert _close(got, want, 1e-12 * (1.0 + abs(want))), (got, want)
 
 
-@settings(max_examples=80, **SETTINGS)
+@settings(max_examples=80)
 @given(tree=expressions, point=points, tangents=points, cotangent=_complex_point)
 def test_jvp_and_vjp_of_complex_expression(tree, point, tangents, cotangent):
     """jvp is the real-pair directional derivative d/dt f(p + t v); vjp with
@@ -438,20 +404,17 @@ def test_jvp_and_vjp_of_complex_expression(tree, point, tangents, cotangent):
     def f(zv, wv, xv):
         return evaluate(tree, [zv, wv, xv])
 
-    def along(h):
-        up = plain(tree, *(p + h * v for p, v in zip(point, tangents)))
-        down = plain(tree, *(p - h * v for p, v in zip(point, tangents)))
-        return (complex(up) - complex(down)) / (2 * h), up, down
+    def along(t):
+        return complex(plain(tree, *(p + t * v for p, v in zip(point, tangents))))
 
-    fd1, up, down = along(H)
-    fd2, _, _ = along(H / 2)
+    fd1, fd2, up, down = central_diff_steps(along, 0.0, H)
     assume(_finite(fd1, fd2, up, down))
-    assume(abs(fd1 - fd2) <= 1e-4 * (1.0 + abs(fd1)))
+    assume(smooth_at_step(fd1, fd2))
 
     out, tangent_out = fastad.jvp(f, (z, w, x), tangents)
     assert type(out) is complex and type(tangent_out) is complex
     assert _close(out, expected, 1e-10 * max(abs(expected), 1e-3 * scale, 1e-300))
-    fd = _richardson(fd1, fd2)
+    fd = richardson(fd1, fd2)
     assert _close(tangent_out, fd, 1e-5 * (1.0 + abs(fd)) + 1e-8 * (1.0 + scale * scale))
 
     out2, pullback = fastad.vjp(f, z, w, x)
@@ -469,7 +432,7 @@ def test_jvp_and_vjp_of_complex_expression(tree, point, tangents, cotangent):
 
 # ---- 3. holomorphic functions ----------------------------------------------------------
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=150)
 @given(tree=holomorphic_expressions, point=points, v=st.tuples(_complex_point, _complex_point),
        c=_complex_point)
 def test_holomorphic_derivative_cauchy_riemann_jvp_vjp(tree, point, v, c):
@@ -490,11 +453,10 @@ def test_holomorphic_derivative_cauchy_riemann_jvp_vjp(tree, point, v, c):
     for k in range(N_COMPLEX):
         # the same derivative along the real and the imaginary axis
         for direction in (1.0, 1j):
-            fd1, up, down = _central(f_plain, (z, w), k, direction, H)
-            fd2, _, _ = _central(f_plain, (z, w), k, direction, H / 2)
+            fd1, fd2, up, down = _central_steps(f_plain, (z, w), k, direction, H)
             assume(_finite(fd1, fd2, up, down))
-            assume(abs(fd1 - fd2) <= 1e-4 * (1.0 + abs(fd1)))
-            fd = _richardson(fd1, fd2) / direction
+            assume(smooth_at_step(fd1, fd2))
+            fd = richardson(fd1, fd2) / direction
             tol = 1e-5 * (1.0 + abs(fd)) + 1e-8 * (1.0 + scale * scale) / max(1.0, abs((z, w)[k]))
             assert _close(derivs[k], fd, tol), (k, direction, derivs[k], fd)
 
@@ -511,7 +473,7 @@ def test_holomorphic_derivative_cauchy_riemann_jvp_vjp(tree, point, v, c):
         assert _close(back[k], np.conj(derivs[k]) * c, bound), (k, back[k])
 
 
-@settings(max_examples=50, **SETTINGS)
+@settings(max_examples=50)
 @given(trees=st.lists(_expressions(holomorphic=True, max_ops=5), min_size=1, max_size=3),
        point=points)
 def test_holomorphic_jacobian_forward_reverse_and_differences(trees, point):
@@ -535,23 +497,22 @@ def test_holomorphic_jacobian_forward_reverse_and_differences(trees, point):
     assert J_rev.dtype == J_fwd.dtype == np.complex128
     np.testing.assert_allclose(J_fwd, J_rev, rtol=1e-10, atol=1e-10 * (1.0 + scale * scale))
     for k in range(2):
-        cols = []
-        for h in (H, H / 2):
-            step = h * max(1.0, abs(zs[k]))
-            e = np.zeros(2, dtype=complex)
-            e[k] = step
-            up, down = f_plain(zs + e), f_plain(zs - e)
-            assume(_finite(*up, *down))
-            cols.append((up - down) / (2 * step))
-        assume(np.all(np.abs(cols[0] - cols[1]) <= 1e-4 * (1.0 + np.abs(cols[0]))))
-        fd = _richardson(cols[0], cols[1])
+        def along(t, k=k):
+            moved = zs.copy()
+            moved[k] = t
+            return f_plain(moved)
+
+        fd1, fd2, up, down = central_diff_steps(along, zs[k], H)
+        assume(_finite(*up, *down))
+        assume(smooth_at_step(fd1, fd2))
+        fd = richardson(fd1, fd2)
         tol = 1e-5 * (1.0 + np.abs(fd)) + 1e-8 * (1.0 + scale * scale)
         assert np.all(np.abs(J_rev[:, k] - fd) <= tol), (k, J_rev[:, k], fd)
 
 
 # ---- 4. replay of a trace ---------------------------------------------------------------
 
-@settings(max_examples=80, **SETTINGS)
+@settings(max_examples=80)
 @given(tree=expressions, loss=st.sampled_from(sorted(LOSSES)), x=_real_point,
        p0=st.tuples(_complex_point, _complex_point),
        others=st.lists(st.tuples(_complex_point, _complex_point), min_size=1, max_size=3))
@@ -609,7 +570,7 @@ def least_squares_problems(draw):
     return draw(_complex_array((m, n))), draw(_complex_array((m,))), draw(_complex_array((n,)))
 
 
-@settings(max_examples=40, **SETTINGS)
+@settings(max_examples=40)
 @given(problem=least_squares_problems(), others=st.integers(1, 3), v=_complex_point)
 def test_complex_least_squares_gradient(problem, others, v):
     A, b, z = problem

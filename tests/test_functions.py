@@ -4,57 +4,18 @@ import math
 
 import numpy as np
 import pytest
-import scipy.special
 
 import fastad
+from catalogue import DERIVATIVE_ACCURACY_GAPS, ops
 from conftest import assert_close, central_diff, same_float
 
 grad = fastad.grad
 value_and_grad = fastad.value_and_grad
 
-_erf = np.vectorize(math.erf, otypes=[float])
-_erfc = np.vectorize(math.erfc, otypes=[float])
-
-
-def _sec2(x):
-    return 1.0 / np.cos(x) ** 2
-
-
 # name -> (reference on float arrays, analytic derivative, points inside the domain
-#          and away from non-smooth points)
-UNARY = {
-    "sin": (np.sin, np.cos, [-1.3, -0.4, 0.0, 0.7, 2.9]),
-    "cos": (np.cos, lambda x: -np.sin(x), [-1.3, -0.4, 0.0, 0.7, 2.9]),
-    "tan": (np.tan, _sec2, [-1.3, -0.4, 0.0, 0.7, 1.2]),
-    "arcsin": (np.arcsin, lambda x: 1 / np.sqrt(1 - x**2), [-0.9, -0.3, 0.0, 0.5, 0.95]),
-    "arccos": (np.arccos, lambda x: -1 / np.sqrt(1 - x**2), [-0.9, -0.3, 0.0, 0.5, 0.95]),
-    "arctan": (np.arctan, lambda x: 1 / (1 + x**2), [-3.0, -0.5, 0.0, 0.5, 4.0]),
-    "sinh": (np.sinh, np.cosh, [-2.0, -0.3, 0.0, 0.8, 3.0]),
-    "cosh": (np.cosh, np.sinh, [-2.0, -0.3, 0.0, 0.8, 3.0]),
-    "tanh": (np.tanh, lambda x: 1 / np.cosh(x) ** 2, [-2.0, -0.3, 0.0, 0.8, 3.0]),
-    "arcsinh": (np.arcsinh, lambda x: 1 / np.sqrt(x**2 + 1), [-3.0, -0.2, 0.0, 1.0, 5.0]),
-    "arccosh": (np.arccosh, lambda x: 1 / np.sqrt(x**2 - 1), [1.1, 1.5, 3.0, 10.0]),
-    "arctanh": (np.arctanh, lambda x: 1 / (1 - x**2), [-0.9, -0.2, 0.0, 0.4, 0.95]),
-    "exp": (np.exp, np.exp, [-3.0, -0.5, 0.0, 1.0, 4.0]),
-    "exp2": (np.exp2, lambda x: np.exp2(x) * np.log(2), [-3.0, -0.5, 0.0, 1.0, 4.0]),
-    "expm1": (np.expm1, np.exp, [-3.0, -0.5, 0.0, 1e-8, 1.0, 4.0]),
-    "log": (np.log, lambda x: 1 / x, [0.1, 0.5, 1.0, 2.5, 100.0]),
-    "log2": (np.log2, lambda x: 1 / (x * np.log(2)), [0.1, 0.5, 1.0, 2.5, 100.0]),
-    "log10": (np.log10, lambda x: 1 / (x * np.log(10)), [0.1, 0.5, 1.0, 2.5, 100.0]),
-    "log1p": (np.log1p, lambda x: 1 / (1 + x), [-0.9, -0.2, 0.0, 1e-9, 1.5, 50.0]),
-    "sqrt": (np.sqrt, lambda x: 0.5 / np.sqrt(x), [0.01, 0.5, 1.0, 4.0, 100.0]),
-    "cbrt": (np.cbrt, lambda x: 1 / (3 * np.cbrt(x) ** 2), [-8.0, -0.5, 0.3, 1.0, 27.0]),
-    "square": (np.square, lambda x: 2 * x, [-3.0, -0.5, 0.0, 1.5]),
-    "abs": (np.abs, np.sign, [-3.0, -0.5, 0.7, 2.0]),
-    "sign": (np.sign, lambda x: 0 * x, [-3.0, -0.5, 0.7, 2.0]),
-    "floor": (np.floor, lambda x: 0 * x, [-2.5, -0.3, 0.4, 1.7]),
-    "ceil": (np.ceil, lambda x: 0 * x, [-2.5, -0.3, 0.4, 1.7]),
-    "erf": (_erf, lambda x: 2 / np.sqrt(np.pi) * np.exp(-x**2), [-2.0, -0.5, 0.0, 0.3, 1.5]),
-    "erfc": (_erfc, lambda x: -2 / np.sqrt(np.pi) * np.exp(-x**2), [-2.0, -0.5, 0.0, 0.3, 1.5]),
-    "sigmoid": (scipy.special.expit,
-                lambda x: scipy.special.expit(x) * (1 - scipy.special.expit(x)),
-                [-5.0, -1.0, 0.0, 0.5, 10.0]),
-}
+#          and away from non-smooth points): the public unary rows of the rule
+#          table, from the test catalogue
+UNARY = {op.name: (op.ref, op.d, op.points) for op in ops(arity=1, public=True)}
 
 UNARY_POINTS = [(name, x) for name, (_, _, pts) in UNARY.items() for x in pts]
 
@@ -190,7 +151,9 @@ def test_unary_object_array_mixing_vars_and_numbers():
 
 # ---- derivatives ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name,x", UNARY_POINTS)
+@pytest.mark.parametrize("name,x", [
+    pytest.param(n, x, marks=pytest.mark.xfail(strict=True, reason=DERIVATIVE_ACCURACY_GAPS[n, x]))
+    if (n, x) in DERIVATIVE_ACCURACY_GAPS else (n, x) for n, x in UNARY_POINTS])
 def test_unary_derivative_analytic(name, x):
     seen = []
 
@@ -257,29 +220,13 @@ def test_unary_chain_rule():
 
 # ---- binary functions -------------------------------------------------------------------
 
-def _ge(a, b):
-    return np.where(a >= b, 1.0, 0.0)
+# name -> (reference, d/da, d/db, points (a, b)): the public binary rows
+def _partial(d, k):
+    return lambda a, b: d(a, b)[k]
 
 
-def _le(a, b):
-    return np.where(a <= b, 1.0, 0.0)
-
-
-# name -> (reference, d/da, d/db, points (a, b))
-GENERIC_POINTS = [(0.7, 1.3), (-1.2, 0.4), (2.5, -0.8), (1.5, 2.0), (-3.0, -0.5)]
-BINARY = {
-    "arctan2": (np.arctan2, lambda a, b: b / (a**2 + b**2), lambda a, b: -a / (a**2 + b**2),
-                GENERIC_POINTS),
-    "hypot": (np.hypot, lambda a, b: a / np.hypot(a, b), lambda a, b: b / np.hypot(a, b),
-              GENERIC_POINTS),
-    "power": (np.power, lambda a, b: b * a ** (b - 1), lambda a, b: a**b * np.log(a),
-              [(0.7, 1.3), (2.5, -0.8), (1.5, 2.0), (3.0, 0.5), (0.2, 3.0)]),
-    "maximum": (np.maximum, _ge, lambda a, b: 1 - _ge(a, b), GENERIC_POINTS),
-    "minimum": (np.minimum, _le, lambda a, b: 1 - _le(a, b), GENERIC_POINTS),
-    "logaddexp": (np.logaddexp, lambda a, b: np.exp(a - np.logaddexp(a, b)),
-                  lambda a, b: np.exp(b - np.logaddexp(a, b)),
-                  GENERIC_POINTS + [(700.0, 710.0), (-800.0, -790.0)]),
-}
+BINARY = {op.name: (op.ref, _partial(op.d, 0), _partial(op.d, 1), op.points)
+          for op in ops(arity=2, public=True)}
 
 BINARY_POINTS = [(name, a, b) for name, spec in BINARY.items() for a, b in spec[3]]
 

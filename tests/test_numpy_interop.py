@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import fastad
+from catalogue import ops
 from conftest import assert_close
 
 grad = fastad.grad
@@ -24,46 +25,50 @@ def _all_vars(arr):
 
 # ---- NumPy ufuncs on single Vars ---------------------------------------------------
 
-UFUNCS_ON_VAR = {
-    "sin": (np.sin, math.cos, 0.7),
-    "cos": (np.cos, lambda x: -math.sin(x), 0.7),
-    "tan": (np.tan, lambda x: 1 / math.cos(x) ** 2, 0.7),
-    "exp": (np.exp, math.exp, 0.7),
-    "log": (np.log, lambda x: 1 / x, 0.7),
-    "tanh": (np.tanh, lambda x: 1 - math.tanh(x) ** 2, 0.7),
-    "arctan": (np.arctan, lambda x: 1 / (1 + x * x), 0.7),
-    "sqrt": (np.sqrt, lambda x: 0.5 / math.sqrt(x), 0.7),
-    "abs": (np.abs, lambda x: math.copysign(1.0, x), -0.7),
-    "absolute": (np.absolute, lambda x: math.copysign(1.0, x), 0.7),
-    "square": (np.square, lambda x: 2 * x, -0.7),
-    "negative": (np.negative, lambda x: -1.0, 0.7),
-    "expm1": (np.expm1, math.exp, 0.7),
-    "log1p": (np.log1p, lambda x: 1 / (1 + x), 0.7),
-    "arcsinh": (np.arcsinh, lambda x: 1 / math.sqrt(1 + x * x), 0.7),
-    "cbrt": (np.cbrt, lambda x: 1 / (3 * np.cbrt(x) ** 2), 0.7),
-}
+def _numpy_ufunc(op):
+    """The NumPy ufunc of the operation's row (its ufunc column), or None."""
+    module, _, name = (op.row.ufunc or "").rpartition(".")
+    return getattr(np, name) if module == "numpy" else None
+
+
+# NumPy ufuncs whose object loop does not record the operation on a Var: it
+# compares instead (np.sign returns a number, np.maximum one of its operands,
+# through branch guards), or there is no object loop (np.logaddexp).
+NOT_RECORDED = {"sign", "maximum", "minimum", "logaddexp"}
+
+# name -> (ufunc, catalogue entry): every unary operation whose NumPy ufunc
+# records it on a Var
+UFUNCS_ON_VAR = {op.name: (_numpy_ufunc(op), op) for op in ops(arity=1)
+                 if _numpy_ufunc(op) is not None and op.name not in NOT_RECORDED}
+BINARY_UFUNCS_ON_VAR = {op.name: (_numpy_ufunc(op), op) for op in ops(arity=2)
+                        if _numpy_ufunc(op) is not None and op.name not in NOT_RECORDED}
 
 
 @pytest.mark.parametrize("name", UFUNCS_ON_VAR)
 def test_ufunc_on_var(name):
-    uf, d, x0 = UFUNCS_ON_VAR[name]
-    seen = []
+    uf, op = UFUNCS_ON_VAR[name]
+    for x0 in op.points:
+        seen = []
 
-    def f(x):
-        y = uf(x)
-        seen.append(type(y))
-        return y
+        def f(x):
+            y = uf(x)
+            seen.append(type(y))
+            return y
 
-    value, g = value_and_grad(f)(x0)
-    assert seen == [fastad.Var]
-    assert_close(value, float(uf(np.float64(x0))), rtol=1e-14)
-    assert_close(g, d(x0), rtol=1e-13)
+        value, g = value_and_grad(f)(x0)
+        assert seen == [fastad.Var]
+        assert_close(value, float(uf(np.float64(x0))), rtol=1e-14)
+        assert_close(g, float(op.d(x0)), rtol=1e-13)
+
+
+def test_np_abs_is_np_absolute_on_vars():
+    assert value_and_grad(np.abs)(-0.7) == value_and_grad(np.absolute)(-0.7) == (0.7, -1.0)
 
 
 @pytest.mark.parametrize("name", UFUNCS_ON_VAR)
 def test_ufunc_on_object_array(name):
-    uf, d, _ = UFUNCS_ON_VAR[name]
-    x0 = np.abs(X0) + 0.1 if name in ("log", "sqrt") else X0
+    uf, op = UFUNCS_ON_VAR[name]
+    x0 = op.domain(X0)
     seen = []
 
     def f(xs):
@@ -74,7 +79,26 @@ def test_ufunc_on_object_array(name):
     value, g = value_and_grad(f)(x0)
     assert seen == [True]
     assert_close(value, np.sum(uf(x0)), rtol=1e-13)
-    assert_close(g, [d(v) for v in x0], rtol=1e-13)
+    assert_close(g, [float(op.d(v)) for v in x0], rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", BINARY_UFUNCS_ON_VAR)
+def test_binary_ufunc_on_vars(name):
+    """np.<ufunc>(Var, Var) and np.<ufunc>(Var, number) record the operation (a
+    number first only for operators: NumPy calls a method such as arctan2 on the
+    first operand)."""
+    uf, op = BINARY_UFUNCS_ON_VAR[name]
+    for a, b in op.points:
+        da, db = (float(d) for d in op.d(a, b))
+        value, (ga, gb) = value_and_grad(lambda x, y: uf(x, y), argnums=(0, 1))(a, b)
+        assert_close(value, float(uf(np.float64(a), np.float64(b))), rtol=1e-14)
+        assert_close((ga, gb), (da, db), rtol=1e-13)
+        value, g = value_and_grad(lambda x: uf(x, b))(a)
+        assert_close(value, float(uf(np.float64(a), np.float64(b))), rtol=1e-14)
+        assert_close(g, da, rtol=1e-13)
+        if not op.row.methods:
+            value, g = value_and_grad(lambda y: uf(a, y))(b)
+            assert_close(g, db, rtol=1e-13)
 
 
 def test_np_exp_on_2d_object_array():

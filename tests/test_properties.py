@@ -1,9 +1,10 @@
 """Property tests: random expressions against finite differences and plain floats.
 
-A random expression tree over fastad's unary and binary operations is
-evaluated three ways: on Vars (through ``fastad.value_and_grad``), on plain
-floats (np.float64 leaves, through the same fastad functions and NumPy's
-scalar arithmetic), and on plain floats at shifted points for central
+A random expression tree over fastad's unary and binary operations (every
+spelling of every operation of the test catalogue, so every row of the rule
+table) is evaluated three ways: on Vars (through ``fastad.value_and_grad``),
+on plain floats (np.float64 leaves, through the same fastad functions and
+NumPy's scalar arithmetic), and on plain floats at shifted points for central
 finite differences.
 """
 
@@ -11,111 +12,37 @@ import math
 import operator
 
 import numpy as np
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import fastad
 
-N_VARS = 3
+from catalogue import names, ops
+from conftest import FD_STEP, central_diff_steps, smooth_at_step
 
-SETTINGS = dict(deadline=None, derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow])
+N_VARS = 3
 
 
 # ---- the operations -----------------------------------------------------------------
-# Domain guards are part of the expression (recorded like everything else): they
-# keep the argument of a function with a restricted domain inside it.
+# Each operand first goes through the catalogue's map into the operation's
+# domain (recorded like everything else), then through one spelling of the
+# operation; on plain floats through the function with fastad's own bits. The
+# kink (distance of the mapped operand to the nearest non-smooth point, None if
+# smooth) keeps finite differences away from kinks.
 
-def _positive(e):
-    return e * e + 0.25          # >= 0.25
-
-
-def _unit(e):
-    return 0.9 * fastad.tanh(e)  # in (-0.9, 0.9)
-
-
-def _above_one(e):
-    return e * e + 1.1           # >= 1.1
+def _identity(e):
+    return e
 
 
-def _above_minus_one(e):
-    return e * e - 0.5           # >= -0.5
+# name -> (map into the domain, the operation on Vars, the same on floats, kink)
+UNARY = {f"{op.name}:{label}": (op.domain, f, op.on_floats(label), op.kink)
+         for op in ops(arity=1) for label, f in op.spellings.items()}
+# spellings that are no row of their own
+UNARY["pos"] = (_identity, operator.pos, operator.pos, None)
+UNARY["pow3"] = (_identity, lambda e: e ** 3, lambda e: e ** 3, None)  # power, constant exponent
 
-
-def _dist_to_int(v):
-    if not math.isfinite(v):
-        return 0.0
-    return abs(v - round(v))
-
-
-# name -> (apply to an operand, distance of the plain operand value to the nearest
-#          non-smooth point or None if the operation is smooth)
-UNARY = {
-    "neg": (operator.neg, None),
-    "pos": (operator.pos, None),
-    "abs": (abs, lambda a: abs(a)),
-    "sin": (fastad.sin, None),
-    "cos": (fastad.cos, None),
-    "tan": (fastad.tan, lambda a: abs(math.cos(a)) if math.isfinite(a) else 0.0),
-    "arcsin": (lambda e: fastad.arcsin(_unit(e)), None),
-    "arccos": (lambda e: fastad.arccos(_unit(e)), None),
-    "arctan": (fastad.arctan, None),
-    "sinh": (fastad.sinh, None),
-    "cosh": (fastad.cosh, None),
-    "tanh": (fastad.tanh, None),
-    "arcsinh": (fastad.arcsinh, None),
-    "arccosh": (lambda e: fastad.arccosh(_above_one(e)), None),
-    "arctanh": (lambda e: fastad.arctanh(_unit(e)), None),
-    "exp": (fastad.exp, None),
-    "exp2": (fastad.exp2, None),
-    "expm1": (fastad.expm1, None),
-    "log": (lambda e: fastad.log(_positive(e)), None),
-    "log2": (lambda e: fastad.log2(_positive(e)), None),
-    "log10": (lambda e: fastad.log10(_positive(e)), None),
-    "log1p": (lambda e: fastad.log1p(_above_minus_one(e)), None),
-    "sqrt": (lambda e: fastad.sqrt(_positive(e)), None),
-    "cbrt": (fastad.cbrt, lambda a: abs(a)),
-    "square": (fastad.square, None),
-    "fabs": (fastad.abs, lambda a: abs(a)),
-    "sign": (fastad.sign, lambda a: abs(a)),
-    "floor": (fastad.floor, _dist_to_int),
-    "ceil": (fastad.ceil, _dist_to_int),
-    "erf": (fastad.erf, None),
-    "erfc": (fastad.erfc, None),
-    "sigmoid": (fastad.sigmoid, None),
-    "pow2": (lambda e: e**2, None),
-    "pow3": (lambda e: e**3, None),
-}
-
-
-def _mod_dist(a, b):
-    if b == 0.0:
-        return 0.0
-    return abs(b) * _dist_to_int(a / b)
-
-
-def _arctan2_dist(a, b):
-    if not (math.isfinite(a) and math.isfinite(b)):
-        return 0.0
-    d = math.hypot(a, b)
-    return min(d, abs(a)) if b < 0 else d
-
-
-BINARY = {
-    "add": (operator.add, None),
-    "sub": (operator.sub, None),
-    "mul": (operator.mul, None),
-    "div": (operator.truediv, None),
-    "pow": (lambda a, b: _positive(a) ** b, None),
-    "floordiv": (operator.floordiv, _mod_dist),
-    "mod": (operator.mod, _mod_dist),
-    "maximum": (fastad.maximum, lambda a, b: abs(a - b)),
-    "minimum": (fastad.minimum, lambda a, b: abs(a - b)),
-    "hypot": (fastad.hypot, lambda a, b: math.hypot(a, b)),
-    "arctan2": (fastad.arctan2, _arctan2_dist),
-    "logaddexp": (fastad.logaddexp, None),
-    "power": (lambda a, b: fastad.power(_positive(a), b), None),
-}
+BINARY = {f"{op.name}:{label}": (op.domain, f, op.on_floats(label), op.kink)
+          for op in ops(arity=2) for label, f in op.spellings.items()}
 
 
 def _is_var(v):
@@ -135,22 +62,28 @@ def evaluate(tree, leaves, track=None):
     if kind == "c":
         return tree[1]
     if kind == "u":
-        fn, kink = UNARY[tree[1]]
+        domain, on_vars, on_floats, kink = UNARY[tree[1]]
         a = evaluate(tree[2], leaves, track)
+        if not _is_var(a):
+            a = np.float64(a)
+        a = domain(a)
         if not _is_var(a):
             a = np.float64(a)
         if track is not None and kink is not None:
             track["kink"] = min(track["kink"], kink(float(a)))
-        y = fn(a)
+        y = on_vars(a) if _is_var(a) else on_floats(a)
     else:
-        fn, kink = BINARY[tree[1]]
+        domain, on_vars, on_floats, kink = BINARY[tree[1]]
         a = evaluate(tree[2], leaves, track)
         b = evaluate(tree[3], leaves, track)
-        if not _is_var(a) and not _is_var(b):
+        a, b = domain(a, b)
+        if _is_var(a) or _is_var(b):
+            y = on_vars(a, b)
+        else:
             a, b = np.float64(a), np.float64(b)  # IEEE semantics, no ZeroDivisionError
+            y = on_floats(a, b)
         if track is not None and kink is not None:
             track["kink"] = min(track["kink"], kink(float(a), float(b)))
-        y = fn(a, b)
     if track is not None:
         v = float(y)
         track["scale"] = max(track["scale"], abs(v) if math.isfinite(v) else math.inf)
@@ -210,7 +143,7 @@ def _same(a, b):
     return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
 
 
-@settings(max_examples=400, **SETTINGS)
+@settings(max_examples=400)
 @given(tree=expressions, xs=points)
 def test_value_on_vars_equals_value_on_floats(tree, xs):
     """The recorded value equals the same expression on plain floats (any input,
@@ -222,20 +155,13 @@ def test_value_on_vars_equals_value_on_floats(tree, xs):
     assert _ulp_equal(value, expected), (value, expected)
 
 
-H = 1e-6
+def _at(xs, k, t):
+    moved = list(xs)
+    moved[k] = t
+    return moved
 
 
-def _fd(tree, xs, k, h):
-    step = h * max(1.0, abs(xs[k]))
-    up = list(xs)
-    down = list(xs)
-    up[k] += step
-    down[k] -= step
-    fu, fd = plain(tree, up), plain(tree, down)
-    return (fu - fd) / (2.0 * step), fu, fd
-
-
-@settings(max_examples=400, **SETTINGS)
+@settings(max_examples=400)
 @given(tree=expressions, xs=points)
 def test_gradient_matches_central_differences(tree, xs):
     with np.errstate(all="ignore"):
@@ -248,12 +174,12 @@ def test_gradient_matches_central_differences(tree, xs):
         value, grads = _var_value_and_grad(tree, xs)
         assert _ulp_equal(value, f0)
         for k in range(N_VARS):
-            fd1, fu, fdn = _fd(tree, xs, k, H)
-            fd2, _, _ = _fd(tree, xs, k, H / 2)
+            fd1, fd2, fu, fdn = central_diff_steps(lambda t: plain(tree, _at(xs, k, t)),
+                                                   xs[k], FD_STEP)
             assume(all(math.isfinite(v) for v in (fd1, fd2, fu, fdn)))
             # the function must be smooth at the scale of the step: both
             # difference quotients agree
-            assume(abs(fd1 - fd2) <= 1e-4 * (1.0 + abs(fd1)))
+            assume(smooth_at_step(fd1, fd2))
             g = grads[k]
             assert math.isfinite(g), (k, g)
             rounding = 1e-8 * (1.0 + track["scale"]) / max(1.0, abs(xs[k]))
@@ -261,35 +187,25 @@ def test_gradient_matches_central_differences(tree, xs):
             assert abs(g - fd2) <= tol, (k, g, fd2, fd1)
 
 
-_binary_op_names = ["add", "sub", "mul", "truediv", "pow", "floordiv", "mod"]
+# the operations user code writes with an operator: name -> (operator, catalogue entry)
+OPERATORS = {op.record.__name__: (op.record, op) for op in ops(arity=2)
+             if op.record is getattr(operator, op.record.__name__, None)}
 _nonzero = st.floats(-1e3, 1e3, allow_nan=False).filter(lambda v: abs(v) > 1e-3)
 
 
 def _partials(op, a, b):
-    if op == "add":
-        return 1.0, 1.0
-    if op == "sub":
-        return 1.0, -1.0
-    if op == "mul":
-        return b, a
-    if op == "truediv":
-        return 1.0 / b, -(a / b) / b
-    if op == "floordiv":
-        return 0.0, 0.0
-    if op == "mod":
-        return 1.0, -float(np.floor_divide(np.float64(a), np.float64(b)))
-    # pow with a > 0
-    return (0.0 if b == 0 else b * a ** (b - 1.0)), a**b * math.log(a)
+    da, db = OPERATORS[op][1].d(a, b)
+    return float(da), float(db)
 
 
-@settings(max_examples=300, **SETTINGS)
-@given(op=st.sampled_from(_binary_op_names), a=_nonzero, b=_nonzero,
+@settings(max_examples=300)
+@given(op=st.sampled_from(sorted(OPERATORS)), a=_nonzero, b=_nonzero,
        var_side=st.sampled_from(["left", "right", "both"]),
        kind=st.sampled_from([float, int, np.float64, np.float32]))
 def test_binary_operator_value_and_partials(op, a, b, var_side, kind):
     """Var (op) constant, constant (op) Var and Var (op) Var agree with NumPy
     float64 values bit for bit and with the analytic partials."""
-    fn = getattr(operator, op)
+    fn = OPERATORS[op][0]
     if op == "pow":
         a = abs(a)
         b = max(min(b, 50.0), -50.0)
@@ -321,14 +237,11 @@ def test_binary_operator_value_and_partials(op, a, b, var_side, kind):
             assert math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-300), (got, want)
 
 
-_UNARY_FUNCS = ["sin", "cos", "tan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
-                "arcsinh", "arccosh", "arctanh", "exp", "exp2", "expm1", "log", "log2",
-                "log10", "log1p", "sqrt", "cbrt", "square", "abs", "sign", "floor", "ceil",
-                "erf", "erfc", "sigmoid"]
+_UNARY_FUNCS = names(arity=1, public=True)
 _any_float = st.floats(allow_nan=True, allow_infinity=True)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=150)
 @given(name=st.sampled_from(_UNARY_FUNCS), values=st.lists(_any_float, min_size=1, max_size=6))
 def test_unary_function_paths_agree(name, values):
     """Float array, float and Var give the same value for every input, bit for bit."""
@@ -349,10 +262,10 @@ def test_unary_function_paths_agree(name, values):
         assert _same(float(o), s), (o, s)
 
 
-_binary_funcs = ["arctan2", "hypot", "power", "maximum", "minimum", "logaddexp"]
+_binary_funcs = names(arity=2, public=True)
 
 
-@settings(max_examples=150, **SETTINGS)
+@settings(max_examples=150)
 @given(name=st.sampled_from(_binary_funcs), a=_any_float, b=_any_float)
 def test_binary_function_paths_agree(name, a, b):
     f = getattr(fastad, name)

@@ -6,6 +6,8 @@ import pytest
 
 import fastad
 
+from conftest import FD_STEP_OF_DERIVATIVE, central_diff, central_diff_directional
+
 optimize = pytest.importorskip("scipy.optimize")
 
 
@@ -74,8 +76,7 @@ def test_hessian_errors():
 def test_hvp_equals_finite_differences_of_the_gradient():
     f = lambda x: fastad.tanh(x[0] * x[1]) + fastad.sqrt(x[2]) * x[0] ** 2  # noqa: E731
     x, v = np.array([0.4, -0.7, 2.0]), np.array([1.0, 0.5, -0.3])
-    h = 1e-6
-    fd = (fastad.grad(f)(x + h * v) - fastad.grad(f)(x - h * v)) / (2 * h)
+    fd = central_diff_directional(fastad.grad(f), x, v)
     np.testing.assert_allclose(fastad.hvp(f, x, v), fd, rtol=1e-6, atol=1e-8)
 
 
@@ -99,8 +100,7 @@ def test_fourth_derivative_free_functions_have_exact_second_derivative_at_many_p
     fn = getattr(fastad, name)
     xs = np.linspace(0.1, 0.9, 9)
     got = np.array([fastad.hessian(fn)(x) for x in xs])
-    h = 1e-5
-    fd = np.array([(fastad.grad(fn)(x + h) - fastad.grad(fn)(x - h)) / (2 * h) for x in xs])
+    fd = np.array([central_diff(fastad.grad(fn), x, FD_STEP_OF_DERIVATIVE) for x in xs])
     np.testing.assert_allclose(got, fd, rtol=1e-6, atol=1e-8)
 
 
@@ -108,33 +108,38 @@ def test_fourth_derivative_free_functions_have_exact_second_derivative_at_many_p
 
 import math  # noqa: E402
 
-from test_ops import BINARY, UNARY  # noqa: E402
+from catalogue import CATALOGUE, EMITTED_SECOND_DERIVATIVE_GAPS, names  # noqa: E402
 
 
-@pytest.mark.parametrize("name", sorted(UNARY))
+@pytest.mark.parametrize("name", names(arity=1))
 def test_grad_function_of_every_unary_op_matches_numeric_rules(name):
-    f, _, dref, points = UNARY[name]
-    for x in points:
+    op = CATALOGUE[name]
+    f, dref = op.record, op.d
+    for x in op.points:
         G = fastad.trace(f, x).grad_function()
         assert G(x) == pytest.approx(float(dref(x)), rel=1e-12, abs=1e-300)
         # Its derivative is the second derivative from the numeric rules.
         assert G.grad(x) == pytest.approx(fastad.hessian(f)(x), rel=1e-10, abs=1e-12)
 
 
-@pytest.mark.parametrize("name", sorted(BINARY))
-def test_grad_function_of_every_binary_op_matches_numeric_rules(name):
-    f, _, dref, points = BINARY[name]
-    for a, b in points:
-        x = np.array([a, b])
-        F = fastad.trace(lambda v: f(v[0], v[1]), x)
-        G = F.grad_function()
-        np.testing.assert_allclose(G(x), np.array(dref(a, b), dtype=float), rtol=1e-12, atol=1e-300)
-        np.testing.assert_allclose(G.jacobian(x), F.hessian(x), rtol=1e-10, atol=1e-12)
-        for const_first in (False, True):  # the VC and CV variants
-            g = (lambda t: f(a, t)) if const_first else (lambda t: f(t, b))
-            at = b if const_first else a
-            assert fastad.trace(g, at).grad_function().grad(at) == pytest.approx(
-                fastad.hessian(g)(at), rel=1e-10, abs=1e-12)
+@pytest.mark.parametrize("name, a, b", [
+    pytest.param(n, *p, marks=pytest.mark.xfail(strict=True,
+                                                reason=EMITTED_SECOND_DERIVATIVE_GAPS[n, p]))
+    if (n, p) in EMITTED_SECOND_DERIVATIVE_GAPS else (n, *p)
+    for n in names(arity=2) for p in CATALOGUE[n].points])
+def test_grad_function_of_every_binary_op_matches_numeric_rules(name, a, b):
+    op = CATALOGUE[name]
+    f, dref = op.record, op.d
+    x = np.array([a, b])
+    F = fastad.trace(lambda v: f(v[0], v[1]), x)
+    G = F.grad_function()
+    np.testing.assert_allclose(G(x), np.array(dref(a, b), dtype=float), rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(G.jacobian(x), F.hessian(x), rtol=1e-10, atol=1e-12)
+    for const_first in (False, True):  # the VC and CV variants
+        g = (lambda t: f(a, t)) if const_first else (lambda t: f(t, b))
+        at = b if const_first else a
+        assert fastad.trace(g, at).grad_function().grad(at) == pytest.approx(
+            fastad.hessian(g)(at), rel=1e-10, abs=1e-12)
 
 
 def test_derivatives_of_any_order():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import fastad
+from catalogue import ops
 from conftest import assert_close, central_diff, same_float
 
 grad = fastad.grad
@@ -20,20 +21,14 @@ value_and_grad = fastad.value_and_grad
 
 # ---- the binary operators and their partial derivatives --------------------------
 
-def _floor_div(a, b):
-    return float(np.floor_divide(np.float64(a), np.float64(b)))
+def _partial(op, k):
+    return lambda a, b: float(op.d(a, b)[k])
 
 
-# name -> (operator, d/da, d/db), the partials as functions of plain floats.
-BINARY = {
-    "add": (operator.add, lambda a, b: 1.0, lambda a, b: 1.0),
-    "sub": (operator.sub, lambda a, b: 1.0, lambda a, b: -1.0),
-    "mul": (operator.mul, lambda a, b: b, lambda a, b: a),
-    "truediv": (operator.truediv, lambda a, b: 1.0 / b, lambda a, b: -a / b**2),
-    "pow": (operator.pow, lambda a, b: b * a ** (b - 1.0), lambda a, b: a**b * math.log(a)),
-    "floordiv": (operator.floordiv, lambda a, b: 0.0, lambda a, b: 0.0),
-    "mod": (operator.mod, lambda a, b: 1.0, lambda a, b: -_floor_div(a, b)),
-}
+# name -> (operator, d/da, d/db), the partials as functions of plain floats: the
+# operations of the test catalogue that user code writes with an operator
+BINARY = {op.record.__name__: (op.record, _partial(op, 0), _partial(op, 1))
+          for op in ops(arity=2) if op.record is getattr(operator, op.record.__name__, None)}
 
 # Ways of writing a constant operand: Python and NumPy scalars.
 NUMBER_KINDS = {
