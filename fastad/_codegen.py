@@ -411,12 +411,24 @@ def check_public(ops: list[Op]) -> None:
             raise RuleError(f"{op.name}: the public docstring is empty or holds triple quotes")
 
 
+def check_parses(where: str, columns: dict[str, Any]) -> None:
+    """Every rule of a row parses (a RuleError naming the row and column
+    otherwise), before anything reads them."""
+    for column, sources in columns.items():
+        for source in (sources if isinstance(sources, tuple) else (sources,)):
+            if source is not None:
+                if not isinstance(source, str):
+                    raise RuleError(f"{where}: column {column} holds {source!r}, not a rule")
+                parse_rule(source, f"{where}, column {column}")
+
+
 def translate_unary(r: Any, rules: ModuleType, arities: dict[str, int],
                     enum: dict[str, str]) -> Op:
     where = f"rule table, row {r.name!r}"
     for column in ("value", "d", "d2"):
         if not isinstance(getattr(r, column), str):
             raise RuleError(f"{where}: column {column} must be a string")
+    check_parses(where, {"d": r.d, "d2": r.d2, "emit": r.emit})
     if is_structural_zero(r.d) and not is_structural_zero(r.d2):
         raise RuleError(f"{where}: d is 0, so d2 must be 0")
     numeric = [
@@ -451,6 +463,7 @@ def translate_binary(r: Any, rules: ModuleType, arities: dict[str, int],
             and len(r.d2) == 3 and isinstance(r.emit, tuple) and len(r.emit) == 2):
         raise RuleError(f"{where}: d is (d/da, d/db), d2 (d2/da2, d2/dadb, d2/db2) and "
                         f"emit a pair")
+    check_parses(where, {"d": r.d, "d2": r.d2, "emit": r.emit})
     zero_a, zero_b = (is_structural_zero(s) for s in r.d)
     zero_aa, zero_ab, zero_bb = (is_structural_zero(s) for s in r.d2)
     if (zero_a and not (zero_aa and zero_ab)) or (zero_b and not (zero_bb and zero_ab)):

@@ -212,7 +212,10 @@ UNARY = [
           public=Public("erfc(x)", "Complementary error function, elementwise; derivative "
                                    "-2/sqrt(pi) exp(-x**2)."),
           methods=(), ufunc="scipy.special.erfc", complex=False),
-    Unary("sigmoid", value="sigmoid_of(x)", d="y * (1 - y)", d2="y * (1 - y) * (1 - 2 * y)",
+    # s' = s(x) s(-x): the textbook y (1 - y) loses all relative accuracy for
+    # large x, where 1 - y cancels (sigmoid(-x) keeps it).
+    Unary("sigmoid", value="sigmoid_of(x)", d="y * sigmoid(-x)",
+          d2="y * sigmoid(-x) * (1 - 2 * y)",
           public=Public("sigmoid(x)", "Logistic sigmoid 1/(1 + exp(-x)), elementwise; "
                                       "derivative s(1 - s)."),
           methods=(), ufunc="scipy.special.expit", complex=False),
@@ -321,9 +324,12 @@ on ties. (NumPy has no object-array loop for logaddexp: use this function.)"""),
            methods=(), ufunc="numpy.logaddexp", complex=False),
     # x * log(y) with 0 where x == 0 (scipy.special.xlogy): d/dx = log(y),
     # d/dy = x / y, 0 where x == 0 (the function is 0 for every y there).
+    # The emitted d/dy pins only where x / y is 0 / 0, so that its own
+    # derivative in x (1 / y at x == 0) stays right.
     Binary("xlogy", value="xlogy_of(a, b)",
            d=("log(b)", "where(a == 0, 0, a / b)"),
            d2=("0", "1 / b", "where(a == 0, 0, -a / (b * b))"),
+           emit=(None, "where(a == 0 and b == 0, 0, a / b)"),
            public=Public("xlogy(x, y)", """x * log(y), and 0 where x == 0, elementwise with broadcasting.
 
 As scipy.special.xlogy: 0 * log(0) is 0, so entropies and likelihoods with

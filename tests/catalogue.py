@@ -47,10 +47,6 @@ the table itself (``Op.row``, ``Op.public``, ``Op.complex``), and
 operation to operands mapped into its domain; ``Op.on_floats`` gives, for a
 spelling, the function with fastad's own result on plain floats (for random
 programs compared bit for bit).
-
-Points where fastad is known to disagree with the catalogue are listed in
-``DERIVATIVE_ACCURACY_GAPS`` and ``EMITTED_SECOND_DERIVATIVE_GAPS``; tests mark
-them as strict expected failures, so that a fix shows.
 """
 
 from __future__ import annotations
@@ -407,27 +403,6 @@ CATALOGUE: dict[str, Op] = _with_rows(_ENTRIES)
 
 # Constants of the rule language, by value (test_rules evaluates rules with them).
 CONSTANTS = {"LN2": _LN2, "LN10": _LN10, "TWO_OVER_SQRTPI": _TWO_OVER_SQRTPI, "INF": math.inf}
-
-
-# Points where fastad disagrees with the catalogue, each a known defect: the
-# tests mark them as expected failures (strict, so a fix shows), never skip them.
-# The emitted d/db of xlogy is where(a == 0, 0, a / b): at a == 0 the constant
-# 0 is recorded, whose derivative in a is 0 instead of d2/dadb = 1/b, so the
-# derivative of grad_function (and grad of grad, jacfwd of grad) is wrong there.
-EMITTED_SECOND_DERIVATIVE_GAPS = {
-    ("xlogy", (0.0, 2.0)): "the derivative in a of xlogy's emitted d/db is 0 at a == 0, "
-                           "not d2/dadb = 1/b (the guard a == 0 records a constant)",
-}
-
-
-# sigmoid's rules d = y (1 - y) and d2 = y (1 - y) (1 - 2 y) lose relative
-# accuracy for positive x, where 1 - y cancels: a relative error of about
-# eps * exp(x) (1e-12 at x = 10, 1e-3 at x = 30, all of it from x = 37 on,
-# where y rounds to 1 and both are 0).
-DERIVATIVE_ACCURACY_GAPS = {
-    ("sigmoid", 10.0): "sigmoid's d = y (1 - y) has a relative error of about eps * exp(x) "
-                       "for positive x (1 - y cancels)",
-}
 
 
 def names(arity=None, public=None, complex=None, smooth=None):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import fastad
-from catalogue import DERIVATIVE_ACCURACY_GAPS, ops
+from catalogue import ops
 from conftest import assert_close, central_diff, same_float
 
 grad = fastad.grad
@@ -152,8 +152,7 @@ def test_unary_object_array_mixing_vars_and_numbers():
 # ---- derivatives ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name,x", [
-    pytest.param(n, x, marks=pytest.mark.xfail(strict=True, reason=DERIVATIVE_ACCURACY_GAPS[n, x]))
-    if (n, x) in DERIVATIVE_ACCURACY_GAPS else (n, x) for n, x in UNARY_POINTS])
+    (n, x) for n, x in UNARY_POINTS])
 def test_unary_derivative_analytic(name, x):
     seen = []
 

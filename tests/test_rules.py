@@ -28,8 +28,7 @@ import scipy.special
 import fastad
 from fastad import _core, _rules
 
-from catalogue import (CATALOGUE, CONSTANTS, DERIVATIVE_ACCURACY_GAPS,
-                       EMITTED_SECOND_DERIVATIVE_GAPS)
+from catalogue import CATALOGUE, CONSTANTS
 from conftest import FD_STEP, FD_STEP_OF_DERIVATIVE, central_diff_steps, richardson
 
 ROWS = _rules.ROWS
@@ -315,7 +314,6 @@ def test_second_derivatives_match_differences_of_the_first(name):
                     point, k, j, matrix[k][j], d2, fd)
 
 
-@pytest.mark.xfail(strict=True, reason=DERIVATIVE_ACCURACY_GAPS["sigmoid", 10.0])
 @pytest.mark.parametrize("x", [10.0, 20.0, 30.0, 40.0])
 def test_sigmoid_derivatives_keep_their_relative_accuracy_for_positive_x(x):
     """sigmoid'(x) = sigmoid(x) sigmoid(-x), and sigmoid'' = sigmoid' (1 - 2 sigmoid),
@@ -354,10 +352,7 @@ def test_emitted_derivative_equals_the_numeric_gradient(name):
 
 
 @pytest.mark.parametrize("name, point", [
-    pytest.param(n, p, marks=pytest.mark.xfail(strict=True,
-                                               reason=EMITTED_SECOND_DERIVATIVE_GAPS[n, p]))
-    if (n, p) in EMITTED_SECOND_DERIVATIVE_GAPS else (n, p)
-    for n in ROW_NAMES for p in catalogue_points(n)])
+    (n, p) for n in ROW_NAMES for p in catalogue_points(n)])
 def test_derivative_of_the_emitted_rule_is_the_second_derivative(name, point):
     """The emitted rule is differentiable where the operation is smooth: its
     derivative (the Jacobian of grad_function) is the d2 column, in every
@@ -612,9 +607,6 @@ def test_real_rows_raise_type_error_on_complex_values(name):
                     assert re.search(rf"\b{supported}\b", message), (supported, message)
 
 
-@pytest.mark.xfail(strict=True, reason="the TypeError of a real-only binary function on a "
-                   "complex value names the function but not the binary functions that "
-                   "take complex values (power)")
 @pytest.mark.parametrize("name", [n for n in REAL_ROWS if ROW[n].arity == 2 and ROW[n].public])
 def test_real_binary_functions_name_the_complex_ones_in_their_type_error(name):
     supported = [r.name for r in ROWS if r.complex and r.arity == 2 and r.public]
@@ -671,13 +663,7 @@ def test_stub_all_lists_the_public_rows(stub):
     raise AssertionError("the stub has no __all__")
 
 
-STUB_GAPS = {"power": "fastad.power is declared _Binary, whose overloads have no complex "
-                      "argument, though its row has a complex rule"}
-
-
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=STUB_GAPS[n]))
-    if n in STUB_GAPS else n for n in PUBLIC])
+@pytest.mark.parametrize("name", PUBLIC)
 def test_stub_declares_every_public_function(stub, name):
     protocol = stub_declaration(stub, name)
     assert protocol is not None, f"the stub does not declare {name}"
@@ -754,19 +740,10 @@ MALFORMED = {
 }
 
 
-LOADER_GAPS = {
-    # is_structural_zero parses d before parse_rule does: a bare SyntaxError
-    "unparsable rule": ("cos", {"d": "-sin(x"}, "parse"),
-}
-
-
-@pytest.mark.parametrize("case", [
-    *MALFORMED,
-    *(pytest.param(case, marks=pytest.mark.xfail(
-        strict=True, raises=SyntaxError, reason="an unparsable rule raises a SyntaxError that "
-        "names neither the row nor the column")) for case in LOADER_GAPS)])
+@pytest.mark.parametrize("case", [*MALFORMED, "unparsable rule"])
 def test_translate_rejects_a_malformed_row_naming_it(codegen, case):
-    name, changes, detail = {**MALFORMED, **LOADER_GAPS}[case]
+    name, changes, detail = {**MALFORMED, "unparsable rule": ("cos", {"d": "-sin(x"},
+                                                              "parse")}[case]
     rules = with_row_changed(codegen, name, **changes)
     with pytest.raises(codegen.RuleError) as info:
         codegen.translate(rules)

@@ -108,7 +108,7 @@ def test_fourth_derivative_free_functions_have_exact_second_derivative_at_many_p
 
 import math  # noqa: E402
 
-from catalogue import CATALOGUE, EMITTED_SECOND_DERIVATIVE_GAPS, names  # noqa: E402
+from catalogue import CATALOGUE, names  # noqa: E402
 
 
 @pytest.mark.parametrize("name", names(arity=1))
@@ -123,10 +123,7 @@ def test_grad_function_of_every_unary_op_matches_numeric_rules(name):
 
 
 @pytest.mark.parametrize("name, a, b", [
-    pytest.param(n, *p, marks=pytest.mark.xfail(strict=True,
-                                                reason=EMITTED_SECOND_DERIVATIVE_GAPS[n, p]))
-    if (n, p) in EMITTED_SECOND_DERIVATIVE_GAPS else (n, *p)
-    for n in names(arity=2) for p in CATALOGUE[n].points])
+    (n, *p) for n in names(arity=2) for p in CATALOGUE[n].points])
 def test_grad_function_of_every_binary_op_matches_numeric_rules(name, a, b):
     op = CATALOGUE[name]
     f, dref = op.record, op.d
