@@ -885,12 +885,3 @@ cdef cnp.ndarray complex_pairs(object x, object shape, str where, str name, str 
                          f"{tuple(shape)}")
     return np.ascontiguousarray(arr, dtype=np.complex128).reshape(-1).view(np.float64)
 
-
-def _debug_addresses(Function F):
-    cdef Recording r = F.primary
-    cdef value_t* v = take_buffer(r.tape.data.n_entries, False)
-    out = dict(ops=<size_t>r.tape.data.arr.ops, arg0=<size_t>r.tape.data.arr.arg0,
-               arg1=<size_t>r.tape.data.arr.arg1, values=<size_t>r.tape.data.arr.values,
-               consts=<size_t>r.tape.data.arr.consts, buffer=<size_t>v)
-    release_buffer(v)
-    return out

@@ -1,5 +1,5 @@
 """Complex numbers: ComplexVar arithmetic and functions, and every transform
-under the conventions of API.md section 2 (gradients d/dRe + 1j d/dIm,
+under the conventions of docs/api.md section 2 (gradients d/dRe + 1j d/dIm,
 holomorphic=True for f'(z), the real-pair convention for jvp and vjp)."""
 
 import pickle

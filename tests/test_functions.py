@@ -1,4 +1,4 @@
-"""The elementwise functions in the fastad namespace (API.md section 1)."""
+"""The elementwise functions in the fastad namespace (docs/api.md section 1)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""grad and value_and_grad (API.md section 2), and what is not built yet."""
+"""grad and value_and_grad (docs/api.md section 2)."""
 
 import collections
 import math

@@ -1,4 +1,4 @@
-"""The imperative tape, API.md section 4, line by line: Tape.var, Tape.gradient
+"""The imperative tape, docs/api.md section 4, line by line: Tape.var, Tape.gradient
 (wrt a Var, an array, a list), repeated gradients also after the block, the
 TapeError rules (closed tape, unrelated tapes, another thread), threads
 recording at once and nested Tape blocks in one thread."""
@@ -31,7 +31,7 @@ def run_in_thread(fn):
     return result
 
 
-# ---- the example of API.md ----------------------------------------------------------
+# ---- the example of docs/api.md ----------------------------------------------------------
 
 def test_the_example_of_the_api():
     with fastad.Tape() as t:

@@ -1,6 +1,6 @@
-"""jacobian and jacrev (API.md section 2): shapes, structures, argnums, modes,
+"""jacobian and jacrev (docs/api.md section 2): shapes, structures, argnums, modes,
 values against analytic Jacobians and central differences, one recording per
-call, and the errors for bad outputs and for what is not built yet."""
+call, and the errors for bad outputs."""
 
 import collections
 import math

@@ -1,4 +1,4 @@
-"""Vars and object arrays of Vars through NumPy (API.md section 1)."""
+"""Vars and object arrays of Vars through NumPy (docs/api.md section 1)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""Function.value_and_grad_batch (API.md section 3) and a Function shared by
+"""Function.value_and_grad_batch (docs/api.md section 3) and a Function shared by
 threads: batch results equal per-point value_and_grad and fresh recordings for
 every input shape and thread count, rows on other branches are re-traced (or
 raise BranchError) and never wrong, and bad arguments raise clear errors."""

@@ -1,4 +1,4 @@
-"""Branch guards of fastad.trace (API.md section 3): comparisons of Vars made
+"""Branch guards of fastad.trace (docs/api.md section 3): comparisons of Vars made
 while tracing are checked at every replay; where one comes out differently F
 re-traces f there (retrace=True) or raises BranchError (retrace=False), and is
 never silently computed on the wrong branch. A branch on `.value` is not a
@@ -360,7 +360,7 @@ def test_comparison_with_a_one_element_float_array():
 
 
 def test_comparison_with_huge_ints_is_exact():
-    # ints compare exactly (API.md: comparisons with Python numbers); 2**53 + 3
+    # ints compare exactly (docs/api.md: comparisons with Python numbers); 2**53 + 3
     # is not a float, and the nearest float is 2**53 + 4
     n = 2**53 + 3
 
@@ -440,7 +440,7 @@ def test_nan_at_a_guard():
 # ---- `.value` is not a guard ----------------------------------------------------------------
 
 def test_branch_on_value_is_not_guarded_and_replays_the_recorded_branch():
-    # API.md: `.value` is a constant to the tape, and a branch on it is not
+    # docs/api.md: `.value` is a constant to the tape, and a branch on it is not
     # guarded; replay keeps the branch taken at x0 whatever the new input is.
     def f(x):
         if x.value > 0:

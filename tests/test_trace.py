@@ -1,9 +1,9 @@
-"""fastad.trace and Function (API.md section 3): replayed values and derivatives
+"""fastad.trace and Function (docs/api.md section 3): replayed values and derivatives
 at new points against re-recording (fastad.grad / value_and_grad / vjp /
 jacobian), plain floats and central differences; input and output kinds;
 *args as constants; the size attributes; errors for bad inputs; nan and inf;
 pickling; SciPy; non-smooth functions without re-tracing; a tape of 10**7
-entries; and what is not built yet."""
+entries; grad_function and forward-mode replay."""
 
 import json
 import math
@@ -173,7 +173,7 @@ def test_list_input_values_equal_plain_floats():
 
 
 def test_list_input_of_numpy_scalars():
-    # API.md section 1: NumPy scalars count as numbers
+    # docs/api.md section 1: NumPy scalars count as numbers
     def f(xs):
         assert type(xs) is list
         return xs[0] * xs[1] + xs[2]
@@ -766,7 +766,7 @@ def test_nonsmooth_scalar_function_is_analytic_on_each_side():
     assert F.value_and_grad(-1.0) == (2.0, -1.0)
 
 
-# ---- what is not built yet -------------------------------------------------------------------
+# ---- grad_function and forward mode -----------------------------------------------------------
 
 def test_grad_function_replays_the_gradient():
     F = fastad.trace(lambda x: np.sum(x * x * x), np.ones(2))

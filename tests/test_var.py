@@ -1,6 +1,6 @@
 """The Var proxy: operators, comparisons, conversions, errors, IEEE behaviour.
 
-API.md section 1 ("A Var supports ...").
+docs/api.md section 1 ("A Var supports ...").
 """
 
 import copy

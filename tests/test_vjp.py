@@ -1,4 +1,4 @@
-"""vjp (API.md section 2): the primal output, vjp_fn's results mirroring the
+"""vjp (docs/api.md section 2): the primal output, vjp_fn's results mirroring the
 primals, repeated calls, linearity, errors for bad cotangents, and property
 tests of vjp and jacrev against central differences on random programs."""
 
