@@ -7,6 +7,7 @@ only lays them out.
 """
 
 import math
+from pathlib import Path
 
 import harness  # noqa: F401  (this checkout's fastad first on sys.path)
 from fastad._timing import MIN_SAMPLE_SECONDS, format_time
@@ -274,6 +275,21 @@ def section(title, body):
     return lines if lines[-1] == "" else lines + [""]
 
 
+AB_RESULTS = Path(__file__).resolve().with_name("AB.md")
+
+
+def render_ab(path=AB_RESULTS):
+    """The last A/B of a core change against its predecessor (benchmarks/AB.md,
+    written by ab.py; see the README's Development section), as the lines of a
+    section: its headings one level down. Empty if there is none."""
+    if not path.exists():
+        return []
+    lines = ["## A/B: the current core against the previous one", ""]
+    for line in path.read_text().splitlines():
+        lines.append("#" + line if line.startswith("#") else line)
+    return lines + [""]
+
+
 def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, replay,
                   second, complex_rows, peer_lines):
     kind = "quick smoke run (`--quick`): small sizes, few repeats" if settings.quick \
@@ -294,6 +310,7 @@ def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, 
             ("NumPy dispatch", render_dispatch(*dispatch)),
             ("Targets", target_table(record_targets(rows), "measured (median)"))):
         lines += section(title, body)
+    lines += render_ab()
     lines += peer_lines
     return "\n".join(lines) + "\n"
 

@@ -22,14 +22,6 @@ cdef inline double sigmoid_of(double x) noexcept nogil:
     return e / (1.0 + e)
 
 
-cdef inline double log_sigmoid_of(double x) noexcept nogil:
-    # log(1 / (1 + exp(-x))) = -log1p(exp(-x)), with the exponent kept
-    # non-positive so it never overflows (x - log1p(exp(x)) for x < 0).
-    if x >= 0.0:
-        return -libm.log1p(libm.exp(-x))
-    return x - libm.log1p(libm.exp(x))
-
-
 cdef inline double floor_divide_of(double a, double b) noexcept nogil:
     # NumPy's npy_floor_divide (Python's float // without ZeroDivisionError).
     cdef double mod, div, floordiv
@@ -71,14 +63,6 @@ cdef inline double logaddexp_of(double a, double b) noexcept nogil:
     if d <= 0.0:
         return b + libm.log1p(libm.exp(d))
     return d  # nan
-
-
-cdef inline double xlogy_of(double a, double b) noexcept nogil:
-    # scipy.special.xlogy: a * log(b), and 0 where a == 0 unless b is nan
-    # (so 0 * log(0) is 0, as the entropy-like losses that use it need).
-    if a == 0.0 and not libm.isnan(b):
-        return 0.0
-    return a * libm.log(b)
 
 
 cdef inline bint compare_values(int how, double a, double b) noexcept nogil:

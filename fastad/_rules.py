@@ -219,9 +219,11 @@ UNARY = [
           public=Public("sigmoid(x)", "Logistic sigmoid 1/(1 + exp(-x)), elementwise; "
                                       "derivative s(1 - s)."),
           methods=(), ufunc="scipy.special.expit", complex=False),
-    # log(sigmoid(x)) = -softplus(-x); its derivative sigmoid(-x) = 1 - e**y
-    # = -expm1(y) is accurate for every x, and so is exp(y) * expm1(y).
-    Unary("log_sigmoid", value="log_sigmoid_of(x)", d="-expm1(y)", d2="exp(y) * expm1(y)",
+    # log(sigmoid(x)) = -softplus(-x), with the exponent kept non-positive so
+    # it never overflows; its derivative sigmoid(-x) = 1 - e**y = -expm1(y)
+    # is accurate for every x, and so is exp(y) * expm1(y).
+    Unary("log_sigmoid",
+          value="-libm.log1p(libm.exp(-x)) if x >= 0.0 else x - libm.log1p(libm.exp(x))", d="-expm1(y)", d2="exp(y) * expm1(y)",
           public=Public("log_sigmoid(x)", "log(sigmoid(x)) = -log(1 + exp(-x)) without overflow, "
                                           "elementwise; derivative sigmoid(-x)."),
           methods=(), ufunc="scipy.special.log_expit", complex=False),
@@ -322,11 +324,12 @@ The derivative goes to the chosen argument (x on ties)."""),
 Derivatives are the softmax weights exp(x - out) and exp(y - out); 1/2 each
 on ties. (NumPy has no object-array loop for logaddexp: use this function.)"""),
            methods=(), ufunc="numpy.logaddexp", complex=False),
-    # x * log(y) with 0 where x == 0 (scipy.special.xlogy): d/dx = log(y),
-    # d/dy = x / y, 0 where x == 0 (the function is 0 for every y there).
+    # x * log(y) with 0 where x == 0 unless y is nan (scipy.special.xlogy):
+    # d/dx = log(y), d/dy = x / y, 0 where x == 0 (the function is 0 for
+    # every y there).
     # The emitted d/dy pins only where x / y is 0 / 0, so that its own
     # derivative in x (1 / y at x == 0) stays right.
-    Binary("xlogy", value="xlogy_of(a, b)",
+    Binary("xlogy", value="0.0 if a == 0.0 and not libm.isnan(b) else a * libm.log(b)",
            d=("log(b)", "where(a == 0, 0, a / b)"),
            d2=("0", "1 / b", "where(a == 0, 0, -a / (b * b))"),
            emit=(None, "where(a == 0 and b == 0, 0, a / b)"),
