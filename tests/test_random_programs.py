@@ -52,13 +52,16 @@ def random_run(request):
         outcome = rp.run_programs(seed, count, workers=workers)
     summary = outcome.summary(seed) + f"\n  ({workers} worker process(es))"
     if stress:
+        # past the output capture, so that the counts show with -q too
+        capture = request.config.pluginmanager.getplugin("capturemanager")
         reporter = request.config.pluginmanager.getplugin("terminalreporter")
-        if reporter is not None:
-            reporter.write_line("")
-            for line in summary.splitlines():
-                reporter.write_line(line)
-        else:
-            print(summary)
+        with capture.global_and_fixture_disabled():
+            if reporter is not None:
+                reporter.write_line("")
+                for line in summary.splitlines():
+                    reporter.write_line(line)
+            else:
+                print(summary)
     return seed, outcome, summary
 
 
