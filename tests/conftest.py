@@ -1,7 +1,21 @@
 """Shared helpers for the fastad test suite."""
 
+import os
+
 import numpy as np
 import pytest
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--stress", action="store_true", default=False,
+        help="run the random-program checker (test_random_programs.py) at its stress size, "
+             "thousands of programs on every core; FASTAD_STRESS=1 does the same")
+
+
+def stress_mode(config):
+    """Whether the long-running sizes were asked for (--stress or FASTAD_STRESS=1)."""
+    return bool(config.getoption("--stress")) or os.environ.get("FASTAD_STRESS") == "1"
 
 
 def central_diff(f, x, h=None):
