@@ -69,6 +69,18 @@ cdef Term emit_mul(Tape tape, Term a, Term b) except *:
     return emit_binary(tape, OP_MULTIPLY_VV, a, b)
 
 
+cdef Term emit_times(Tape tape, Term a, Term b) except *:
+    """a * b as the emitted derivatives multiply an adjoint or a tangent by
+    a partial: a structural zero whichever factor is 0 when replayed."""
+    if is_constant(a, 0.0) or is_constant(b, 0.0):
+        return constant_term(0.0)
+    if is_constant(a, 1.0):
+        return b
+    if is_constant(b, 1.0):
+        return a
+    return emit_binary(tape, OP_TIMES_VV, a, b)
+
+
 cdef Term emit_add(Tape tape, Term a, Term b) except *:
     if is_constant(a, 0.0):
         return b
@@ -166,14 +178,14 @@ cdef int emit_reverse(Tape source, Tape target, const index_t* where, Term* adj,
         A = source_operand(e.a, e.ca, where)
         if e.kind == KIND_UNARY:
             adj[e.a] = accumulate(target, adj[e.a],
-                                  emit_mul(target, g, emit_unary_partial(target, e.rule, A, Y)))
+                                  emit_times(target, g, emit_unary_partial(target, e.rule, A, Y)))
             continue
         B = source_operand(e.b, e.cb, where)
         if e.a >= 0:
-            adj[e.a] = accumulate(target, adj[e.a], emit_mul(
+            adj[e.a] = accumulate(target, adj[e.a], emit_times(
                 target, g, emit_binary_partial(target, e.rule, A, B, Y, WRT_A)))
         if e.b >= 0:
-            adj[e.b] = accumulate(target, adj[e.b], emit_mul(
+            adj[e.b] = accumulate(target, adj[e.b], emit_times(
                 target, g, emit_binary_partial(target, e.rule, A, B, Y, WRT_B)))
     return 0
 
@@ -398,16 +410,16 @@ cdef class Splice:
                 total.constant = 0.0
                 if e.kind == KIND_UNARY:
                     if tan[e.a].entry != NO_TERM:
-                        total = accumulate(target, total, emit_mul(
+                        total = accumulate(target, total, emit_times(
                             target, emit_unary_partial(target, e.rule, A, Y), tan[e.a]))
                     tan[i] = total
                     continue
                 B = source_operand(e.b, e.cb, self.where)
                 if e.a >= 0 and tan[e.a].entry != NO_TERM:
-                    total = accumulate(target, total, emit_mul(
+                    total = accumulate(target, total, emit_times(
                         target, emit_binary_partial(target, e.rule, A, B, Y, WRT_A), tan[e.a]))
                 if e.b >= 0 and tan[e.b].entry != NO_TERM:
-                    total = accumulate(target, total, emit_mul(
+                    total = accumulate(target, total, emit_times(
                         target, emit_binary_partial(target, e.rule, A, B, Y, WRT_B), tan[e.b]))
                 tan[i] = total
             return [0.0 if o < 0 or tan[o].entry == NO_TERM else term_object(target, tan[o])

@@ -111,6 +111,19 @@ class Op:
 
 # ---- helpers -----------------------------------------------------------------------
 
+def _times(a, b):
+    """The emitted derivatives' product (no public spelling): through the hook."""
+    return fastad._core._apply("times", a, b)
+
+
+def _structural_product(a, b):
+    """a * b, and 0 where a zero factor meets inf or nan (NumPy semantics otherwise)."""
+    with np.errstate(invalid="ignore"):
+        product = np.multiply(a, b)
+    zero = (np.asarray(a) == 0) | (np.asarray(b) == 0)
+    return np.where(np.isnan(product) & zero, 0.0, product)[()]
+
+
 def _same(x):
     return x
 
@@ -380,6 +393,9 @@ _ENTRIES = [
             [(0.7, 1.3), (-1.2, 0.4), (2.5, 0.8), (1.5, 2.0), (-0.5, 3.0), (2.0, 0.25),
              (0.0, 2.0)],
             domain=_positive_second),
+    _binary("times", _times, {"_core._apply('times')": _times}, _structural_product,
+            lambda a, b: (b + 0 * a, a + 0 * b),
+            [(1.5, -2.0), (0.0, 3.0), (0.7, 1.3), (-1.2, 0.4)]),
     _binary("floor_divide", operator.floordiv, {"//": operator.floordiv,
                                                 "np.floor_divide": np.floor_divide},
             np.floor_divide, lambda a, b: (_zeros(a, b), _zeros(a, b)),
