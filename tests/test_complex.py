@@ -118,7 +118,9 @@ def test_function_values_match_numpy(name, z):
     ours, reference = FUNCTIONS[name]
     expected = reference(complex(z))
     if not np.isfinite(expected):
-        pytest.skip("overflows in NumPy too")
+        # Beyond the float range NumPy gives inf or nan: so must fastad.
+        assert not np.isfinite(complex(ours(z)))
+        return
     assert_close(recorded(ours, z), expected, rtol=1e-12, atol=1e-15 * max(1.0, abs(expected)))
     # the same rule on plain numbers and through NumPy's object loop
     assert_close(ours(z), expected, rtol=1e-12, atol=1e-15 * max(1.0, abs(expected)))
