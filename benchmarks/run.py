@@ -63,7 +63,8 @@ from fastad._problems import lotka_volterra_problem
 import peers
 import report
 import targets
-from sections import checks, complex_numbers, dispatch, jacrev, record, replay, second_order
+from sections import (checks, complex_numbers, dispatch, huge_tape, jacrev, record, replay,
+                      second_order)
 
 DEFAULT_OUTPUT = HERE / "RESULTS.md"
 
@@ -107,6 +108,8 @@ def main(argv=None):
     complex_rows = in_fresh_process(complex_numbers.measure, settings)
     complex_numbers.summarize(complex_rows)
     dispatch_result = in_fresh_process(dispatch.measure, settings)
+    huge = in_fresh_process(huge_tape.measure, settings)
+    huge_tape.summarize(huge)
     # A quick run leaves the committed plots alone.
     plot_folder = HERE if output is not None and output.resolve().parent == HERE \
         else Path(tempfile.mkdtemp(prefix="fastad-plots-"))
@@ -118,7 +121,7 @@ def main(argv=None):
 
     text = report.render_report(settings, info, check_results, rows,
                                 time.perf_counter() - started, dispatch_result, jacrev_rows,
-                                replay_result, second, complex_rows, peer_lines)
+                                replay_result, second, complex_rows, peer_lines, huge)
     print("Targets:")
     for target, case, measured, met in (targets.record_targets(rows)
                                         + targets.replay_targets(*replay_result)
