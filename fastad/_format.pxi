@@ -203,7 +203,7 @@ cdef Recording recording_from_state(object state):
             from None
     if (not isinstance(outputs, bytes) or not isinstance(values, bytes)
             or len(outputs) % 8 or len(values) != len(outputs)
-            or not isinstance(n_inputs, int) or isinstance(n_inputs, bool)):
+            or type(n_inputs) is not int or not 0 <= n_inputs <= tape.n_entries):
         raise ValueError("fastad: corrupt Function pickle (a recording's outputs)")
     return Recording.create(tape, np.frombuffer(outputs, "<i8").astype(np.int64),
                             np.frombuffer(values, "<f8").astype(np.float64), n_inputs)

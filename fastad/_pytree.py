@@ -85,22 +85,26 @@ class TreeDef:
                  container: Any, keys: tuple[Any, ...], children: tuple[TreeDef, ...]):
         self.node = node
         self.kind = kind
-        self.shape = tuple(shape)
         self.container = container
         self.keys = keys
         self.children = children
-        if node is None:
-            size = math.prod(self.shape)
-            self.n_real = 2 * size if kind in COMPLEX_KINDS else size
-            self._leaves: tuple[TreeDef, ...] = (self,)
-        else:
-            self.n_real = sum(child.n_real for child in children)
-            self._leaves = tuple(leaf for child in children for leaf in child._leaves)
-        offsets = []
-        offset = 0
-        for leaf in self._leaves:
-            offsets.append(offset)
-            offset += leaf.n_real
+        try:
+            self.shape = tuple(shape)
+            if node is None:
+                size = math.prod(self.shape)
+                self.n_real = 2 * size if kind in COMPLEX_KINDS else size
+                self._leaves: tuple[TreeDef, ...] = (self,)
+            else:
+                self.n_real = sum(child.n_real for child in children)
+                self._leaves = tuple(leaf for child in children for leaf in child._leaves)
+            offsets = []
+            offset = 0
+            for leaf in self._leaves:
+                offsets.append(offset)
+                offset += leaf.n_real
+        except (TypeError, AttributeError) as error:
+            # Only a corrupt pickle passes fields that are not those of flatten.
+            raise ValueError(f"fastad: corrupt argument structure ({error})") from None
         self._offsets: tuple[int, ...] = tuple(offsets)
 
     # ---- structure -----------------------------------------------------------
@@ -429,6 +433,93 @@ class TreeDef:
 
 
 _END = object()
+
+_LEAF_KINDS = (SCALAR, ARRAY, COMPLEX_SCALAR, COMPLEX_ARRAY, NUMBERS, COMPLEX_NUMBERS)
+# Bounds that no real argument reaches, so that sizes stay exact in int64.
+_MAX_DIMENSION = 2 ** 31
+_MAX_SCALARS = 2 ** 40
+
+
+def checked(tree: Any) -> TreeDef:
+    """A TreeDef rebuilt from tree's fields after checking each of them, as
+    flatten makes them; ValueError naming what is wrong otherwise.
+
+    A pickled Function's input structure goes through here: its n_real,
+    leaves and offsets are recomputed, not read, so that a corrupt pickle
+    cannot make a replay read more inputs than the caller passes.
+    """
+    try:
+        result = _checked(tree)
+    except RecursionError:
+        raise ValueError("fastad: corrupt argument structure (nested too deeply)") from None
+    if result.n_real > _MAX_SCALARS:
+        raise ValueError(f"fastad: corrupt argument structure ({result.n_real} scalars)")
+    return result
+
+
+def _corrupt(what: str) -> ValueError:
+    return ValueError(f"fastad: corrupt argument structure ({what})")
+
+
+def _checked(tree: Any) -> TreeDef:
+    if type(tree) is not TreeDef:
+        raise _corrupt(f"a part is {describe(tree)}, not a TreeDef")
+    try:
+        node, kind, shape = tree.node, tree.kind, tree.shape
+        container, keys, children = tree.container, tree.keys, tree.children
+    except AttributeError as error:
+        raise _corrupt(str(error)) from None
+    if type(shape) is not tuple or not all(
+            type(d) is int and 0 <= d < _MAX_DIMENSION for d in shape):
+        raise _corrupt(f"shape {shape!r}")
+    if type(keys) is not tuple or type(children) is not tuple:
+        raise _corrupt("keys and children must be tuples")
+    if node is None:
+        if type(kind) is not str or kind not in _LEAF_KINDS:
+            raise _corrupt(f"leaf kind {kind!r}")
+        if keys or children:
+            raise _corrupt("a leaf with children")
+        if kind in (SCALAR, COMPLEX_SCALAR) and (shape != () or container is not None):
+            raise _corrupt(f"a number of shape {shape}")
+        if kind in (ARRAY, COMPLEX_ARRAY) and container is not None:
+            raise _corrupt("an array in a container")
+        if kind in SEQUENCE_KINDS and (
+                len(shape) != 1 or shape[0] < 1
+                or not (container in (None, list, tuple) or _is_namedtuple(container,
+                                                                           shape[0]))):
+            raise _corrupt(f"a sequence of numbers of shape {shape} in {container!r}")
+        return TreeDef(None, kind, shape, container, (), ())
+    if kind is not None or shape != ():
+        raise _corrupt(f"a {node!r} node with a kind or a shape")
+    parts = tuple(_checked(child) for child in children)
+    if node == "list" or node == "tuple":
+        if container is not (list if node == "list" else tuple) or keys:
+            raise _corrupt(f"a {node} of {container!r}")
+    elif node == "namedtuple":
+        if not _is_namedtuple(container, len(parts)) or keys:
+            raise _corrupt(f"a namedtuple of {container!r}")
+    elif node == "dict":
+        if (type(container) is not tuple or len(container) != 2
+                or not isinstance(container[0], type) or not issubclass(container[0], dict)
+                or not (container[1] is None or callable(container[1]))):
+            raise _corrupt(f"a dict of {container!r}")
+        if len(keys) != len(parts):
+            raise _corrupt(f"a dict of {len(keys)} keys and {len(parts)} values")
+        try:
+            distinct = len(set(keys)) == len(keys)
+        except TypeError:
+            distinct = False
+        if not distinct:
+            raise _corrupt("a dict whose keys are not distinct")
+    else:
+        raise _corrupt(f"node {node!r}")
+    return TreeDef(node, None, (), container, keys, parts)
+
+
+def _is_namedtuple(container: Any, length: int) -> bool:
+    fields = getattr(container, "_fields", None)
+    return (isinstance(container, type) and issubclass(container, tuple)
+            and type(fields) is tuple and len(fields) == length)
 
 
 def _block(columns: np.ndarray, out_shape: tuple[int, ...], shape: tuple[int, ...]) -> Any:

@@ -150,8 +150,10 @@ cdef class Function:
         F.n_in = first.n_inputs
         F.n_out = first.out_indices.shape[0]
         F.lock = threading.Lock()
-        if F.n_in != in_tree.n_real or F.n_out != (2 if complex_out else 1) * int(
-                np.prod(F.out_shape, dtype=np.int64)):
+        outputs = 2 if complex_out else 1
+        for d in F.out_shape:
+            outputs *= d  # Python ints: a size cannot wrap around
+        if F.n_in != in_tree.n_real or F.n_out != outputs:
             raise ValueError("fastad: corrupt Function (the recording does not match the "
                              "input structure and output shape)")
         return F
@@ -787,7 +789,12 @@ cdef class Function:
         # The tapes, not f: an unpickled Function replays but cannot re-trace.
         # The state is the format of _format.pxi.
         self.check_made()
-        recordings = [self.primary] + [r for r in self.recordings if r is not self.primary]
+        with self.lock:
+            kept = list(self.recordings)
+        # The primary first (a loaded Function's grad_function and shapes come
+        # from it), then the kept ones, most recently used first: one more
+        # than MAX_RECORDINGS when the primary had been evicted.
+        recordings = [self.primary] + [r for r in kept if r is not self.primary]
         return (_load_function, ({
             "format": FORMAT_VERSION,
             "retrace": bool(self.retrace),
@@ -813,11 +820,17 @@ def _load_function(state):
     except KeyError as missing:
         raise ValueError(f"fastad: corrupt Function pickle (no {missing})") from None
     if (not isinstance(retrace, bool) or not isinstance(complex_out, bool)
-            or type(tree).__name__ != "TreeDef" or not isinstance(out_shape, tuple)
-            or not all(isinstance(d, int) and not isinstance(d, bool) and 0 <= d < 2 ** 31
-                       for d in out_shape)
-            or not isinstance(states, list) or not states or len(states) > MAX_RECORDINGS):
+            or not isinstance(out_shape, tuple)
+            or not all(type(d) is int and 0 <= d < 2 ** 31 for d in out_shape)
+            or not isinstance(states, list) or not states
+            or len(states) > MAX_RECORDINGS + 1):
         raise ValueError("fastad: corrupt Function pickle (its fields)")
+    from fastad._pytree import checked
+    try:
+        tree = checked(tree)
+    except ValueError as error:
+        raise ValueError(f"fastad: corrupt Function pickle (its input structure: "
+                         f"{error})") from None
     recordings = [recording_from_state(s) for s in states]
     F = Function.create(recordings[0], None, retrace, tree, out_shape, complex_out)
     for r in recordings:
