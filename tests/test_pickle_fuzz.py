@@ -1621,6 +1621,27 @@ def test_a_dict_structure_with_fewer_keys_reads_uninitialised_inputs():
         pass  # refused at the call: fixed too
 
 
+def nine_patterns(x):
+    y = x
+    for c in range(1, 9):
+        if x > c:
+            y = y * 1.5 + c
+    return y
+
+
+def test_a_function_that_evicted_its_first_recording_round_trips():
+    # F keeps the 8 most recently used branch patterns; after 8 more, the
+    # pattern traced at x0 (the primary) is gone from them, but __reduce__
+    # writes the primary and then every kept one: 9 recordings, which the
+    # loader refuses as corrupt ("its fields"). Found by the thread tests.
+    F = fastad.trace(nine_patterns, 0.5)
+    for x in np.arange(1.5, 9.0):
+        F(x)
+    G = pickle.loads(pickle.dumps(F))
+    for x in np.arange(1.5, 9.0):
+        assert G.value_and_grad(x) == F.value_and_grad(x)
+
+
 def test_an_output_shape_whose_size_overflows_is_refused():
     # (2**30,)*3 has 2**90 elements; the check multiplies in int64, where
     # that is 0, so a recording with no outputs passes for it.
