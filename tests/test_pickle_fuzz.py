@@ -1223,6 +1223,10 @@ def load_and_exercise(master, index, seeds, log, verbose):
     for path, (status, what) in loads.items():
         if status == "unclear":
             log("problem", f"{path} load raised {type(what).__name__}: {what}")
+        if status == "refused" and isinstance(what, ValueError) and not str(what).startswith(
+                "fastad:"):
+            log("problem", f"{path} load refused with a ValueError that is not fastad's "
+                           f"(not saying the pickle is corrupt): {what}")
         if status in ("refused", "unclear"):
             log("load", f"{path}:{status}:{type(what).__name__}")
         else:
@@ -1619,6 +1623,14 @@ def test_a_dict_structure_with_fewer_keys_reads_uninitialised_inputs():
         same_twice(lambda: G({"a": 1.0}))  # today: Differs (3e+300, then -19.75)
     except (ValueError, TypeError):
         pass  # refused at the call: fixed too
+
+
+def test_a_format_field_of_the_wrong_type_is_named_corrupt():
+    # Today: NumPy's "The truth value of an array with more than one
+    # element is ambiguous", from comparing the field with 1.
+    state = dict(array_state(), format=np.array([1, 1]))
+    with pytest.raises(ValueError, match="fastad"):
+        fastad._core._load_function(state)
 
 
 def nine_patterns(x):
