@@ -1654,6 +1654,23 @@ def test_a_function_that_evicted_its_first_recording_round_trips():
         assert G.value_and_grad(x) == F.value_and_grad(x)
 
 
+def test_grad_function_after_an_eviction_keeps_at_most_8_patterns_and_round_trips():
+    # grad_function writes the primary and then every kept recording but
+    # the primary: 9 here ("9 branch pattern(s)"), and its pickle is refused.
+    F = fastad.trace(nine_patterns, 0.5)
+    for x in np.arange(1.5, 9.0):
+        F(x)
+    G = F.grad_function()
+    kept = int(repr(G).split(" branch pattern")[0].rsplit(" ", 1)[1])
+    assert 1 <= kept <= MAX_RECORDINGS, repr(G)
+    H = pickle.loads(pickle.dumps(G))
+    for x in np.arange(1.5, 9.0):
+        try:
+            assert H(x) == G(x)
+        except fastad.BranchError:
+            pass  # a pattern H was not pickled with
+
+
 def test_an_output_shape_whose_size_overflows_is_refused():
     # (2**30,)*3 has 2**90 elements; the check multiplies in int64, where
     # that is 0, so a recording with no outputs passes for it.
