@@ -28,8 +28,8 @@ from conftest import Counted, same_bits
 THREADS = 8
 MAX_RECORDINGS = 8
 JOIN_SECONDS = 300
-STRESS_SECONDS = 9
-QUICK_ROUNDS = 6
+STRESS_SECONDS = 6
+QUICK_ROUNDS = 4
 
 
 def f(x):
@@ -41,6 +41,19 @@ def f(x):
         else:
             total = total + x[k] * x[k] * (k + 0.5) - fastad.exp(x[k])
     return total * x[0] + x[3]
+
+
+def f_long(x):
+    """f and a chain of 1,500 steps of 4 operations: a tape of ~6,000
+    entries, past NOGIL_MIN_ENTRIES (4,096), so its sweeps run without the
+    GIL and the threads replay it truly in parallel."""
+    total = f(x)
+    for k in range(1500):
+        total = total * 0.999 + fastad.sin(x[k % 4]) * 1e-3
+    return total
+
+
+FUNCTIONS = {"short": f, "long (sweeps without the GIL)": f_long}
 
 
 def points(seed=0, per_pattern=1):
@@ -132,7 +145,9 @@ def rounds(stress):
     return Rounds(10 ** 9, STRESS_SECONDS) if stress else Rounds(QUICK_ROUNDS, JOIN_SECONDS)
 
 
-def test_threads_share_a_function_with_more_branch_patterns_than_it_keeps(rounds):
+@pytest.mark.parametrize("kind", sorted(FUNCTIONS))
+def test_threads_share_a_function_with_more_branch_patterns_than_it_keeps(rounds, kind):
+    f = FUNCTIONS[kind]
     X = points(1)
     V = points(2)
     names = list(methods(X[0], V[0]))
@@ -155,6 +170,7 @@ def test_threads_share_a_function_with_more_branch_patterns_than_it_keeps(rounds
                 assert same_result(result, reference[(name, i)]), (name, i, result)
                 done.append(1)
 
+    assert F.n_ops > 4096 if f is f_long else F.n_ops < 4096
     run_threads(THREADS, work)
     assert len(done) >= THREADS * len(X)  # every thread finished a round at least
     print(f"{len(done)} calls in {THREADS} threads, {counted.calls} traces")
@@ -199,7 +215,9 @@ def test_nested_transforms_in_threads(rounds):
     run_threads(THREADS, work)
 
 
-def test_batches_from_several_threads_at_once(rounds):
+@pytest.mark.parametrize("kind", sorted(FUNCTIONS))
+def test_batches_from_several_threads_at_once(rounds, kind):
+    f = FUNCTIONS[kind]
     X = np.array(points(4, per_pattern=5))           # 60 rows on 12 patterns
     np.random.default_rng(5).shuffle(X)
     R = fastad.trace(f, X[0])
@@ -226,10 +244,12 @@ def test_batches_from_several_threads_at_once(rounds):
     assert kept_patterns(F) == MAX_RECORDINGS
 
 
+@pytest.mark.parametrize("kind", sorted(FUNCTIONS))
 @pytest.mark.parametrize("patterns", [MAX_RECORDINGS, 12])
-def test_pickling_while_other_threads_replay_and_re_trace(rounds, patterns):
+def test_pickling_while_other_threads_replay_and_re_trace(rounds, patterns, kind):
     # With 8 patterns every one stays kept (the threads only reorder the
     # recordings); with 12 they are evicted and re-traced as well.
+    f = FUNCTIONS[kind]
     X = points(6)[:patterns]
     R = fastad.trace(f, X[0])
     reference = [R.value_and_grad(x) for x in X]
@@ -254,7 +274,10 @@ def test_pickling_while_other_threads_replay_and_re_trace(rounds, patterns):
                     continue  # a pattern G was not pickled with
                 assert same_result(result, reference[i])
                 answered += 1
-            assert answered == kept_patterns(G)
+            # Every kept recording answers its pattern (two threads that
+            # re-trace one pattern at once may both keep theirs: see
+            # test_concurrent_re_traces_of_one_pattern_keep_one_recording).
+            assert 1 <= answered <= kept_patterns(G)
             loaded.append(answered)
 
     run_threads(THREADS, lambda k: pickler(k) if k < 2 else replay(k))
@@ -287,3 +310,22 @@ def test_tapes_and_transforms_in_many_threads_at_once(rounds):
             assert same_result(F.value_and_grad(ws[k]), reference[k])
 
     run_threads(THREADS, work)
+
+
+def test_concurrent_re_traces_of_one_pattern_keep_one_recording():
+    # Two threads meet the same new branch pattern at once: both re-trace
+    # (f is slow), and both recordings are kept, so the Function holds 3
+    # recordings for 2 patterns. With 8 threads on 8 patterns the duplicates
+    # evict other patterns, which are then traced again and again (in the
+    # stress run, a pickled copy held 8 recordings covering 5 patterns).
+    calls = []
+
+    def slow(x):
+        calls.append(1)
+        time.sleep(0.2)  # both threads are inside the trace at once
+        return x * x if x > 0 else -x
+
+    F = fastad.trace(slow, 1.0)
+    run_threads(2, lambda k: F(-1.0))
+    assert F(-2.0) == 2.0 and F(2.0) == 4.0
+    assert kept_patterns(F) == 2, repr(F)
