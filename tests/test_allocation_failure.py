@@ -313,18 +313,44 @@ def test_allocation_failure_during_a_long_recording(stress):
 
 
 def test_failures_in_a_loop_leave_nothing_behind(stress):
-    # The same failing call many times over: the library (its spare arrays
-    # and buffer pool) keeps working, and results stay exact.
+    # The same failing calls many times over: the library (its spare arrays
+    # and buffer pool) keeps working, results stay exact, and no memory is
+    # left behind by the calls that failed (RSS and, with glibc, malloc'd
+    # bytes, measured as in test_memory_flat).
+    import gc
+    from test_memory_flat import MB, heap_in_use, rss
+
     reference = fastad.value_and_grad(rosenbrock)(BIG)
     F = fastad.trace(rosenbrock, BIG)
-    for k in range(3000 if stress else 200):
-        _core._fail_nth_allocation(1 + k % 9)
-        try:
+    data = pickle_setup()
+    calls = [lambda: fastad.value_and_grad(rosenbrock)(BIG), lambda: F.value_and_grad(BIG),
+             lambda: load_and_replay(data), lambda: F.grad_function()(BIG),
+             lambda: fastad.hessian(rosenbrock)(X3), lambda: trace_and_replay(None),
+             lambda: F.value_and_grad_batch(np.stack([BIG] * 20), threads=2)]
+
+    def failing_calls(rounds):
+        for k in range(rounds):
+            _core._fail_nth_allocation(1 + k % 13)
             try:
-                (fastad.value_and_grad(rosenbrock) if k % 2 else F.value_and_grad)(BIG)
-            except MemoryError:
-                pass
-        finally:
-            _core._fail_nth_allocation(0)
-        assert same_result(F.value_and_grad(BIG), reference)
+                try:
+                    calls[k % len(calls)]()
+                except MemoryError:
+                    pass
+            finally:
+                _core._fail_nth_allocation(0)
+
+    failing_calls(200)  # warm-up
+    gc.collect()
+    rss_before, heap_before = rss(), heap_in_use()
+    rounds = 20_000 if stress else 2_000
+    failing_calls(rounds)
+    gc.collect()
+    growth, heap_after = rss() - rss_before, heap_in_use()
+    assert same_result(F.value_and_grad(BIG), reference)
     assert same_result(fastad.value_and_grad(rosenbrock)(BIG), reference)
+    heap = "n/a" if heap_before is None else f"{heap_after - heap_before:+d} B"
+    print(f"{rounds} failing calls: RSS {growth / 1024:+.0f} KB, heap {heap}")
+    assert growth < 2 * MB, f"RSS grew by {growth / MB:.2f} MB over {rounds} failing calls"
+    if heap_before is not None:
+        assert heap_after - heap_before < 256 * 1024, (
+            f"malloc'd bytes grew by {heap_after - heap_before} over {rounds} failing calls")
