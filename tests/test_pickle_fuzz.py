@@ -55,7 +55,6 @@ import mmap
 import pickle
 import queue
 import random
-import resource
 import struct
 import subprocess
 import threading
@@ -931,7 +930,10 @@ def stack_points(points, top=True):
 
 
 _guard_pages = {}
-_libc = ctypes.CDLL(None, use_errno=True)
+try:
+    _mprotect = ctypes.CDLL(None, use_errno=True).mprotect
+except (OSError, TypeError, AttributeError):  # no mprotect here: arrays go unguarded
+    _mprotect = None
 PAGE = mmap.PAGESIZE
 PROT_NONE = 0
 
@@ -947,7 +949,8 @@ def guarded(arr):
         area = mmap.mmap(-1, pages * PAGE)
         view = (ctypes.c_char * (pages * PAGE)).from_buffer(area)
         fence = ctypes.addressof(view) + (pages - 1) * PAGE
-        if _libc.mprotect(ctypes.c_void_p(fence), ctypes.c_size_t(PAGE), PROT_NONE) != 0:
+        if _mprotect is None or _mprotect(ctypes.c_void_p(fence), ctypes.c_size_t(PAGE),
+                                          PROT_NONE) != 0:
             return arr
         slot = _guard_pages[key] = (area, view, (pages - 1) * PAGE - arr.nbytes)
     area, _, offset = slot
@@ -1274,8 +1277,9 @@ def _child(argv):
     np.seterr(all="ignore")
     faulthandler.enable()  # a crash prints where it happened (to the captured stderr)
     try:
+        import resource
         resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
-    except (ValueError, OSError):
+    except (ImportError, ValueError, OSError):
         pass
     if argv[0] == "replay":
         master, index = int(argv[1]), int(argv[2])
@@ -1505,6 +1509,7 @@ def test_the_fuzzer_makes_every_kind_of_mutation():
         assert point_for(state["input"], np.random.default_rng(0)) is not None
 
 
+@pytest.mark.skipif(_mprotect is None, reason="no mprotect")
 def test_guarded_arrays_fault_past_their_end():
     # The guard page works: a read past a guarded array kills a child.
     code = ("import sys; sys.path[:0] = sys.argv[1:3]; import test_pickle_fuzz as m, ctypes;"
