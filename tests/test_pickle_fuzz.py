@@ -14,12 +14,14 @@ that are empty, too long or of the wrong type), alone or stacked.
 Each mutated state is loaded twice: by ``_load_function(state)`` and through
 real pickle bytes (``pickle.dumps`` of an object that reduces to
 ``(_load_function, (state,))``, then ``pickle.loads``). A load must either
-raise ValueError (MemoryError is tolerated; a foreign format version must be
-named as such) or give a Function every method of which, called at a point
-of its input structure, returns numbers (float64 or complex128, any IEEE
-value: mutated constants make inf and nan legitimately) of the right shapes
-or raises ValueError, TypeError, MemoryError or BranchError. Never a crash, a
-hang, or any other exception.
+raise fastad's own ValueError (MemoryError is tolerated; a foreign format
+version must be named as such) or give a Function every method of which,
+called at a point of its input structure, returns numbers (float64 or
+complex128, any IEEE value: mutated constants make inf and nan
+legitimately) of the right shapes or raises ValueError, TypeError,
+MemoryError or BranchError; the same call twice, with freed memory refilled
+in between, gives the same bits (else it read uninitialised memory). Never
+a crash, a hang, or any other exception.
 
 The cases run in child processes, in batches: a case that crashes or hangs
 its child is reported with its number and its mutations, and the batch goes
@@ -36,6 +38,9 @@ FASTAD_FUZZ_SEED sets the master seed (default DEFAULT_MASTER).
 Array inputs are placed at the end of a page followed by an inaccessible
 page, so that a sweep reading past the input vector faults (and is reported
 as a crash) instead of reading neighbouring memory silently.
+
+At the end, one minimal test per defect the fuzzer (or the thread tests)
+found.
 """
 
 from __future__ import annotations
@@ -1053,10 +1058,12 @@ def describe(x):
 
 
 def exercise(F, state, x, rng, record):
+    """Call every method of F at x; record(method, outcome) with outcome
+    'ok', an allowed exception's name, or a problem string (starting '!');
+    record(method, None) just before each call."""
     traced = state.get("input")
     traced = materialize(traced) if isinstance(traced, (RawTree, SlotTree)) else traced
-    """Call every method of F at x; record(method, outcome) with outcome
-    'ok', an allowed exception's name, or a problem string (starting '!')."""
+    hessian_prefix = () if isinstance(x, dict) else leaf_shape(x)
     out_shape = state.get("output_shape")
     out_shape = tuple(out_shape) if isinstance(out_shape, (tuple, list)) else ()
     complex_out = bool(state.get("complex_output"))
@@ -1113,9 +1120,8 @@ def exercise(F, state, x, rng, record):
          lambda r: (check_output(r[0], out_shape, complex_out, "vjp value"),
                     check_like(r[1], x, "vjp", traced)))
     call("hvp", lambda: F.hvp(xg, with_guards(v)), lambda r: check_like(r, x, "hvp", traced))
-    call("hessian", lambda: F.hessian(xg), lambda r: check_block(r, x, leaf_shape(x)
-                                                                 if not isinstance(x, dict)
-                                                                 else (), "hessian"))
+    call("hessian", lambda: F.hessian(xg),
+         lambda r: check_block(r, x, hessian_prefix, "hessian"))
     try:
         X = stack_points([x, v, x])
     except Exception:
