@@ -175,3 +175,35 @@ def same_bits(a, b):
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     return a.shape == b.shape and all(same_float(p, q) for p, q in zip(a.reshape(-1), b.reshape(-1)))
+
+
+# ---- stress sizes ---------------------------------------------------------------------
+# `pytest --stress` (or FASTAD_STRESS=1 in the environment) runs the long
+# sizes of the fuzzing, thread and memory tests; the default sizes keep the
+# normal suite quick. Tests ask through the `stress` fixture or stress_enabled().
+
+import os  # noqa: E402
+
+
+def pytest_addoption(parser):
+    try:
+        parser.addoption("--stress", action="store_true", default=False,
+                         help="run the long (stress) sizes of the fuzzing and thread tests; "
+                              "FASTAD_STRESS=1 does the same")
+    except ValueError:  # already added by another block of this file
+        pass
+
+
+def stress_enabled(config):
+    """Whether the long sizes were asked for (--stress or FASTAD_STRESS=1)."""
+    try:
+        option = bool(config.getoption("--stress"))
+    except ValueError:
+        option = False
+    return option or os.environ.get("FASTAD_STRESS", "") == "1"
+
+
+@pytest.fixture
+def stress(pytestconfig):
+    """True when the long sizes were asked for (--stress or FASTAD_STRESS=1)."""
+    return stress_enabled(pytestconfig)
