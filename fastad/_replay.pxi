@@ -287,15 +287,18 @@ cdef class Function:
     cdef Recording recording_for(self, cnp.ndarray x, value_t** values_out, str where):
         """A recording whose guards all hold at x, with its values at x.
 
-        Tries the recordings kept (most recent first), then re-traces. The
-        caller frees *values_out.
+        Tries the recordings kept (most recent first) and the primary, then
+        re-traces. The caller frees *values_out.
         """
         cdef const double* px = <const double*>cnp.PyArray_DATA(x)
         cdef Recording rec
         cdef value_t* values
         cdef count_t failing = -1
         cdef PyThreadState* saved
-        for candidate in list(self.recordings):
+        candidates = list(self.recordings)
+        if self.primary not in candidates:
+            candidates.append(self.primary)  # evicted from the kept ones, never freed
+        for candidate in candidates:
             rec = <Recording>candidate
             values = take_buffer(rec.tape.data.n_entries, False)
             saved = release_gil_above(rec.tape.data.n_entries)
@@ -306,7 +309,8 @@ cdef class Function:
                     with self.lock:
                         if rec in self.recordings:
                             self.recordings.remove(rec)
-                            self.recordings.insert(0, rec)
+                        self.recordings.insert(0, rec)
+                        del self.recordings[MAX_RECORDINGS:]
                 values_out[0] = values
                 return rec
             release_buffer(values)
@@ -317,10 +321,23 @@ cdef class Function:
                 f"{where}: at this x a comparison made while tracing (branch guard "
                 f"{failing}) comes out differently, so the recorded tape does not "
                 f"apply; the Function cannot re-trace because {reason}")
+        tried = set(candidates)
         rec = self.recorder(x.copy())  # the point as its flat real scalars
         if rec.n_inputs != self.n_in or rec.out_indices.shape[0] != self.n_out:
             raise ValueError(f"{where}: re-tracing gave a different number of outputs")
         with self.lock:
+            # Another thread may have re-traced this pattern meanwhile: one
+            # recording per pattern, else duplicates evict the other patterns.
+            for candidate in self.recordings:
+                if candidate in tried:
+                    continue
+                values = take_buffer((<Recording>candidate).tape.data.n_entries, False)
+                if (<Recording>candidate).evaluate(px, values) < 0:
+                    self.recordings.remove(candidate)
+                    self.recordings.insert(0, candidate)
+                    values_out[0] = values
+                    return <Recording>candidate
+                release_buffer(values)
             self.recordings.insert(0, rec)
             del self.recordings[MAX_RECORDINGS:]
         values = take_buffer(rec.tape.data.n_entries, False)
@@ -770,8 +787,11 @@ cdef class Function:
                             else tuple(self.in_shape), self.complex_in)
         if not self.single_in:
             G.out_shape = (self.n_in,)
-        G.recordings = [G.primary] + [gradient_recording(r) for r in self.recordings
-                                      if r is not self.primary]
+        # G keeps the patterns F keeps (the primary aside when F evicted it).
+        with self.lock:
+            kept = list(self.recordings)
+        G.recordings = [G.primary if r is self.primary else gradient_recording(r)
+                        for r in kept]
         if self.recorder is not None:
             primal_recorder = self.recorder
             G.recorder = lambda x: gradient_recording(primal_recorder(x))
@@ -811,6 +831,8 @@ def _load_function(state):
     cdef Function F
     if not isinstance(state, dict) or "format" not in state:
         raise ValueError("fastad: corrupt Function pickle (no format number)")
+    if type(state["format"]) is not int:
+        raise ValueError(f"fastad: corrupt Function pickle (format {state['format']!r})")
     if state["format"] != FORMAT_VERSION:
         raise ValueError(f"fastad: the pickle holds a Function of format {state['format']!r}; "
                          f"this fastad reads format {FORMAT_VERSION}")
@@ -836,7 +858,8 @@ def _load_function(state):
     for r in recordings:
         if (<Recording>r).n_inputs != F.n_in or (<Recording>r).out_indices.shape[0] != F.n_out:
             raise ValueError("fastad: corrupt Function pickle (recordings)")
-    F.recordings = recordings
+    # One more than MAX_RECORDINGS: the primary had been evicted, the rest kept.
+    F.recordings = recordings if len(recordings) <= MAX_RECORDINGS else recordings[1:]
     return F
 
 

@@ -1661,8 +1661,10 @@ def test_a_function_that_evicted_its_first_recording_round_trips():
     for x in np.arange(1.5, 9.0):
         F(x)
     G = pickle.loads(pickle.dumps(F))
+    assert "8 branch pattern(s)" in repr(F) and "8 branch pattern(s)" in repr(G)
     for x in np.arange(1.5, 9.0):
         assert G.value_and_grad(x) == F.value_and_grad(x)
+    assert G.value_and_grad(0.5) == F.value_and_grad(0.5)  # the primary, kept aside
 
 
 def test_grad_function_after_an_eviction_keeps_at_most_8_patterns_and_round_trips():
