@@ -259,14 +259,15 @@ BINARY = [
     # d/da pinned to 0 at b == 0 so that 0 * inf is never formed at a == 0
     # (JAX's convention); d/db is 0 at a == 0, where a**b is constant 0 for
     # b > 0. A negative base gives nan in b: a**b is not real-differentiable
-    # there. The emitted d/da pins only where both are 0, so that its own
-    # derivative in b (a**-1 at b == 0) stays right.
+    # there. The emitted d/da is times(b, a**(b - 1)): 0 at b == 0 for every
+    # a (0 and nan included) as a zero factor, while its own derivative in b
+    # (a**-1 at b == 0) stays right.
     Binary("power", value="libm.pow(a, b)",
            d=("where(b == 0, 0, b * power(a, b - 1))", "where(a == 0, 0, y * log(a))"),
            d2=("where(b == 0 or b == 1, 0, b * (b - 1) * power(a, b - 2))",
                "where(a == 0, 0, power(a, b - 1) * (1 + b * log(a)))",
                "where(a == 0, 0, y * log(a) * log(a))"),
-           emit=("where(b == 0 and a == 0, 0, b * power(a, b - 1))", None),
+           emit=("times(b, power(a, b - 1))", None),
            public=Public("power(x, y)", """x**y, elementwise with broadcasting.
 
 Derivatives y*x**(y-1) in x (0 when y == 0) and x**y*log(x) in y (0 at x == 0;
@@ -313,16 +314,16 @@ on object arrays compares without nan propagation; this function propagates.""")
 
 The derivative goes to the chosen argument (x on ties)."""),
            methods=(), ufunc="numpy.minimum", complex=False),
-    # The softmax weights; 1/2 each on ties, where a - y would be nan for
-    # two equal infinities. Emitted as sigmoid(a - b), which has the right
-    # second derivative at finite ties; only equal infinities are pinned.
+    # The softmax weights as sigmoid(a - b): the limits 1 and 0 at one
+    # infinite operand (exp(a - y) would be exp(inf - inf) = nan there), and
+    # the right second derivative at finite ties when emitted; only equal
+    # infinities, where a - b is nan, are pinned to 1/2.
     Binary("logaddexp", value="logaddexp_of(a, b)",
-           d=("where(a == b, 0.5, exp(a - y))", "where(a == b, 0.5, exp(b - y))"),
-           d2=("s = where(a == b, 0.5, exp(a - y)); s * (1 - s)",
-               "s = where(a == b, 0.5, exp(a - y)); -s * (1 - s)",
-               "s = where(a == b, 0.5, exp(a - y)); s * (1 - s)"),
-           emit=("where(a == b and isinf(a), 0.5, sigmoid(a - b))",
-                 "where(a == b and isinf(a), 0.5, sigmoid(b - a))"),
+           d=("where(a == b and isinf(a), 0.5, sigmoid(a - b))",
+              "where(a == b and isinf(a), 0.5, sigmoid(b - a))"),
+           d2=("s = where(a == b and isinf(a), 0.5, sigmoid(a - b)); s * (1 - s)",
+               "s = where(a == b and isinf(a), 0.5, sigmoid(a - b)); -s * (1 - s)",
+               "s = where(a == b and isinf(a), 0.5, sigmoid(a - b)); s * (1 - s)"),
            public=Public("logaddexp(x, y)", """log(exp(x) + exp(y)) without overflow, elementwise with broadcasting.
 
 Derivatives are the softmax weights exp(x - out) and exp(y - out); 1/2 each
