@@ -332,12 +332,12 @@ on ties. (NumPy has no object-array loop for logaddexp: use this function.)"""),
     # x * log(y) with 0 where x == 0 unless y is nan (scipy.special.xlogy):
     # d/dx = log(y), d/dy = x / y, 0 where x == 0 (the function is 0 for
     # every y there).
-    # The emitted d/dy pins only where x / y is 0 / 0, so that its own
-    # derivative in x (1 / y at x == 0) stays right.
+    # The emitted d/dy pins only where x / y is nan at x == 0 (y 0 or nan),
+    # so that its own derivative in x (1 / y at x == 0) stays right.
     Binary("xlogy", value="0.0 if a == 0.0 and not libm.isnan(b) else a * libm.log(b)",
            d=("log(b)", "where(a == 0, 0, a / b)"),
            d2=("0", "1 / b", "where(a == 0, 0, -(a / b) / b)"),
-           emit=(None, "where(a == 0 and b == 0, 0, a / b)"),
+           emit=(None, "where(a == 0 and (b == 0 or isnan(b)), 0, a / b)"),
            public=Public("xlogy(x, y)", """x * log(y), and 0 where x == 0, elementwise with broadcasting.
 
 As scipy.special.xlogy: 0 * log(0) is 0, so entropies and likelihoods with
