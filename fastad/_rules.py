@@ -317,13 +317,15 @@ The derivative goes to the chosen argument (x on ties)."""),
     # The softmax weights as sigmoid(a - b): the limits 1 and 0 at one
     # infinite operand (exp(a - y) would be exp(inf - inf) = nan there), and
     # the right second derivative at finite ties when emitted; only equal
-    # infinities, where a - b is nan, are pinned to 1/2.
+    # infinities, where a - b is nan, are pinned to 1/2. The second
+    # derivative s(a - b) s(b - a), not s (1 - s), which is 0 once s rounds
+    # to 1.
     Binary("logaddexp", value="logaddexp_of(a, b)",
            d=("where(a == b and isinf(a), 0.5, sigmoid(a - b))",
               "where(a == b and isinf(a), 0.5, sigmoid(b - a))"),
-           d2=("s = where(a == b and isinf(a), 0.5, sigmoid(a - b)); s * (1 - s)",
-               "s = where(a == b and isinf(a), 0.5, sigmoid(a - b)); -s * (1 - s)",
-               "s = where(a == b and isinf(a), 0.5, sigmoid(a - b)); s * (1 - s)"),
+           d2=("where(a == b and isinf(a), 0.25, sigmoid(a - b) * sigmoid(b - a))",
+               "where(a == b and isinf(a), -0.25, -(sigmoid(a - b) * sigmoid(b - a)))",
+               "where(a == b and isinf(a), 0.25, sigmoid(a - b) * sigmoid(b - a))"),
            public=Public("logaddexp(x, y)", """log(exp(x) + exp(y)) without overflow, elementwise with broadcasting.
 
 Derivatives are the softmax weights exp(x - out) and exp(y - out); 1/2 each
