@@ -242,7 +242,12 @@ def _floor(v):
 def dist_to_int(v):
     """Distance of v to the nearest integer (0.0 for a non-finite v); exact on
     floats and mpmath numbers alike."""
-    return abs(v - round(v)) if math.isfinite(v) else 0.0
+    if not math.isfinite(v):
+        return 0.0
+    if isinstance(v, (float, int)):
+        return abs(v - round(v))
+    d = v - _floor(v)             # (mpmath's round() fails on numbers like 1e-400000)
+    return min(d, 1 - d)
 
 
 def dist_to_half_int(v):
