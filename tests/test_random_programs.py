@@ -338,6 +338,24 @@ def test_the_checker_catches_a_wrong_value_against_mpmath(monkeypatch):
 # (seed, index) pairs name other programs today.)
 
 REGRESSION_PROGRAMS = [
+    # grad_function vs grad: logaddexp(2.0, inf): the numeric rule's exp(b - y) is
+    # exp(inf - inf) = nan, the emitted sigmoid(b - a) is 1 (see
+    # test_logaddexp_with_one_infinite_argument)
+    ("""\
+def f(x):
+    if F.xlogy(x[0], x[1]) < (-1.0):
+        v1 = x[0]
+    elif x[0] >= 2.0:
+        v1 = F.maximum((-0.5), F.logaddexp(x[0], x[1]))
+    else:
+        v1 = x[0]
+    return v1
+""", "list", [
+        [1.5393346247310404, -1.1022829553812628],
+        [1.5393346270993975, -1.1022829541232582],
+        [2.0030364639880425, INF],
+        [-2.3252220946673976, -2.252489813911099],
+    ]),
     # reverse mode and grad_function: nan * ... through floor's zero partial
     ("""\
 def f(x):
@@ -487,6 +505,37 @@ def f(x):
          1.6559250096765084, -2.0, 0.9891230317534356, 2.430221244962431],
         [-0.5042279424228004, -0.4249922889944191, 2.951773483473657, -0.4295737830613824,
          0.5435089284573094, -1.0, 0.8792286851707081, -2.235025688075946],
+    ]),
+    # grad_function vs grad: power(nan, 0): the numeric d/da is pinned to 0 at b == 0, the
+    # emitted one is 0 * pow(nan, -1) = nan (see test_grad_function_power_of_a_nan_base_to_zero)
+    ("""\
+def f(x):
+    if x[0] > x[0]:
+        v1 = F.sinh(x[0])
+        if v1 <= 2.0:
+            v1 = F.expm1(F.xlogy(x[0], ((v1 * v1) + 0.25)))
+    elif x[0] > 3.0:
+        v1 = (x[1] + 5e-324)
+    else:
+        v1 = np.tan(np.power(((F.power(x[1], x[0]) * F.power(x[1], x[0])) + 0.25), np.exp(x[1])))
+    if F.tan((1.4 * F.tanh(v1))) > 0.25:
+        v2 = np.sin(F.erf(((v1 * x[1]) // ((np.subtract(x[1], x[0]) * np.subtract(x[1], x[0])) + 0.5))))
+        if F.log2(v1) < (-1.0):
+            v2 = F.minimum(F.arctan2(x[1], v2), (((v2 * v2) + 0.25) ** x[0]))
+    elif x[1] <= 0.75:
+        v2 = F.erf(F.sign(v1))
+    else:
+        v2 = x[0]
+    if x[0] < 0.25:
+        v3 = ((((v2 * v2) + 0.25) ** 1.5) - (v2 / 3.127277325949997))
+    else:
+        v3 = (v1 * x[0])
+    return (F.arctan(F.power(v3, v2)) ** 2)
+""", "list", [
+        [0.6130211199784634, -1e+308],
+        [0.6130211207541867, -1.0000000000816716e+308],
+        [-0.0, -0.0],
+        [-2.5560209410024357, 2.3799515939058473],
     ]),
 ]
 
@@ -728,6 +777,44 @@ def test_square_operator_matches_power_and_plain_floats():
         rp._run = saved
     assert on_square.v == square and on_power.v == pow2
     assert run.ops[1:] == ["square", "power"]
+
+
+@pytest.mark.parametrize("x, expected", [([2.0, INF], [0.0, 1.0]), ([INF, 2.0], [1.0, 0.0])])
+def test_logaddexp_with_one_infinite_argument(x, expected):
+    # logaddexp(a, inf) = inf for every finite a, with the softmax weights 0 and
+    # 1 as derivatives (their limits; at (-inf, 2.0) fastad gives [0, 1]). The
+    # emitted derivative, sigmoid(b - a), gives them; the numeric rule exp(b - y)
+    # is exp(inf - inf) = nan: grad, jacfwd and replays give nan for the
+    # infinite argument, grad_function gives 1.0.
+    def f(x):
+        return fastad.logaddexp(x[0], x[1])
+    F = fastad.trace(f, x)
+    with np.errstate(all="ignore"):
+        got = {
+            "grad": list(fastad.grad(f)(x)),
+            "jacfwd": [float(v) for v in fastad.jacfwd(f)(x)],
+            "Function.grad": list(F.grad(x)),
+            "Function.grad_function": [float(v) for v in F.grad_function()(x)],
+        }
+    wrong = {k: v for k, v in got.items() if v != expected}
+    assert not wrong, f"expected {expected} in every mode, got {wrong}"
+
+
+def test_grad_function_power_of_a_nan_base_to_zero():
+    # power(a, 0) is 1 for every a, nan included (IEEE pow(nan, 0) = 1), so
+    # d/da is 0: the numeric rule pins it (where(b == 0, 0, ...)) and grad,
+    # jacfwd and replays give 0. The emitted rule pins only a == b == 0, and its
+    # b * power(a, b - 1) is 0 * nan = nan: grad_function gives nan. (A random
+    # program reached it as power(power(-1e308, 0.61), exp(-1e308)).)
+    def f(x):
+        return fastad.power(x[0], x[1] * 0.0)
+    x = [NAN, 2.0]
+    F = fastad.trace(f, x)
+    with np.errstate(all="ignore"):
+        assert F(x) == 1.0
+        assert list(F.grad(x)) == [0.0, 0.0]
+        assert [float(v) for v in fastad.jacfwd(f)(x)] == [0.0, 0.0]
+        assert [float(v) for v in F.grad_function()(x)] == [0.0, 0.0]
 
 
 def test_pickled_function_keeps_every_recorded_branch():
