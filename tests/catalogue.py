@@ -410,12 +410,14 @@ def _mp_xlogy(a, b):
     return a * mpmath.log(b) if b > 0 else _MP_NAN
 
 
-def _mp_floor_divide(a, b):
-    return mpmath.floor(a / b) if b != 0 else _MP_NAN
-
-
 def _mp_remainder(a, b):
-    return a - b * mpmath.floor(a / b) if b != 0 else _MP_NAN
+    # exact (mpmath's fmod takes the sign of b, as NumPy's remainder); a - b *
+    # floor(a / b) at the working precision is noise where a / b is beyond it
+    return mpmath.fmod(a, b) if b != 0 else _MP_NAN
+
+
+def _mp_floor_divide(a, b):
+    return mpmath.nint((a - mpmath.fmod(a, b)) / b) if b != 0 else _MP_NAN
 
 
 def _sign_piece(a):
@@ -444,8 +446,9 @@ def _quotient_piece(a, b):
         return "zero"
     if not _finite(a, b):
         return "nf"
-    q = a / b
-    return _floor(q) if math.isfinite(q) else "nf"
+    q = a / b                     # (mpmath: finite where the float quotient overflows)
+    finite = math.isfinite(q) if isinstance(q, float) else mpmath.isfinite(q)
+    return _floor(q) if finite else "nf"
 
 
 def _origin_piece(a, b):
