@@ -69,8 +69,11 @@ Exact and approximate comparisons:
 A first or second partial derivative that is below the float range at the
 operands (arctan at 1e200: 1e-400) is 0 in fastad's rules, and the sweeps
 multiply partials as factors, so a derivative that needs it (arctan(1e200 x):
-1e-200) comes out 0 there: a documented limitation. A disagreement with
-mpmath at such a point is counted as a skip with that reason.
+1e-200) comes out 0 there: a documented limitation. The same products go
+beyond the float range the other way (a second partial of cbrt at 1e-321, or
+an adjoint of 1e308 times square'' = 2, on the way to a Hessian entry of 2e8)
+and give inf or nan. A disagreement with mpmath explained by either
+(``outside_float_range``) is counted as a skip with its reason.
 """
 
 import math
@@ -465,14 +468,14 @@ PLAIN_NAMESPACE = _namespace("the functions on plain floats, recorded on the ref
 
 
 class PlainResult:
-    __slots__ = ("value", "out", "run", "n", "below")
+    __slots__ = ("value", "out", "run", "n", "range_limits")
 
     def __init__(self, value, out, run, n):
         self.value = value
         self.out = out      # index of the output on the reference tape (None: a constant)
         self.run = run
         self.n = n
-        self.below = {}     # below_float_range, by order
+        self.range_limits = {}      # outside_float_range, by order
 
     @property
     def pattern(self):
@@ -673,41 +676,59 @@ def _exact_partials(op, operands, dps, bits):
         return first, second
 
 
-def _below_float_range_at(op, operands, wanted):
-    """Whether one of the partials `wanted` ((order, index) of fastad's
-    layout) of op at the operands is nonzero but below the float range: the
-    differences with two steps must agree, at a precision raised until they
-    resolve the partial (arctan at 1e200: 1e-400 out of pi/2)."""
+def _outside_float_range_at(op, operands, wanted):
+    """Which of the partials `wanted` ((order, index) of fastad's layout) of op
+    at the operands are, exactly, nonzero but below the float range ("below")
+    or beyond it ("above"): the differences with two steps must agree, at a
+    precision raised until they resolve the partial (arctan at 1e200: 1e-400
+    out of pi/2)."""
+    found = set()
     for dps in (60, 120, 240, 480, 960):
         coarse = _exact_partials(op, operands, dps, 60)
         fine = _exact_partials(op, operands, dps, 80)
         if coarse is None or fine is None:
-            return False
+            return found
         settled = True
         with mpmath.workdps(30):
             for order, k in wanted:
                 t, u = coarse[order][k], fine[order][k]
                 if t != 0 and abs(t - u) <= 1e-3 * abs(t):
                     if abs(t) < DBL_MIN:
-                        return True
+                        found.add("below")
+                    elif abs(t) > DBL_MAX:
+                        found.add("above")
                 else:
                     settled = False
-        if settled:
-            return False
-    return False
+        if settled or found:
+            return found
+    return found
 
 
-def below_float_range(res, second=False):
-    """Whether an entry of the reference tape has a first partial derivative
+def outside_float_range(res, second=False):
+    """How the float range limits the derivatives at this point, a set of
+    "below": an entry of the reference tape has a first partial derivative
     (second=True: or a second one) in a variable operand that is nonzero but
-    below the float range, where fastad's rule gives 0 or a subnormal: a
+    below the float range, where fastad's rule gives 0 or a subnormal, and a
     derivative that needs it is lost in the sweeps' products (the documented
-    limitation of the module docstring). The exact partials come from
-    central differences of the catalogue's mpmath references."""
-    if second in res.below:
-        return res.below[second]
+    limitation of the module docstring: the derivative comes out finite);
+    "above": such a partial is beyond the float range (fastad's rule gives inf
+    or nan), or (second=True) an adjoint times a second partial is, a product
+    the second-order sweep forms on its way to a finite Hessian entry (the
+    same limitation: the entry comes out inf or nan). The exact partials come
+    from central differences of the catalogue's mpmath references."""
+    if second in res.range_limits:
+        return res.range_limits[second]
     run = res.run
-    found = False
+    found = set()
+    adjoint = None
+    if second and res.out is not None:
+        # absolute adjoints, as reference_bounds sweeps them
+        adjoint = [0.0] * len(run.ops)
+        adjoint[res.out] = 1.0
+        for i in range(res.out, res.n - 1, -1):
+            if adjoint[i] != 0.0:
+                for a, p in zip(run.parents[i], run.partials[i]):
+                    adjoint[a] += times(adjoint[i], abs(p))
     for i in range(res.n, len(run.ops)):
         name = run.ops[i]
         if name in _CONSTANT_PARTIALS:
@@ -720,15 +741,21 @@ def below_float_range(res, second=False):
         var = (True,) if op.arity == 1 else (args[2], args[3])
         code = OPCODE[name]
         wanted = [(0, k) for k, p in enumerate(_rule(code, *operands)[1:])
-                  if var[k] and abs(p) < DBL_MIN]
+                  if var[k] and not DBL_MIN <= abs(p) <= DBL_MAX]
         if second:
             uses = [(var[0],)] if op.arity == 1 else [(var[0],), (var[0], var[1]), (var[1],)]
-            wanted += [(1, k) for k, p in enumerate(_second(code, *operands))
-                       if all(uses[k]) and abs(p) < DBL_MIN]
-        if wanted and _below_float_range_at(op, operands, wanted):
-            found = True
-            break
-    res.below[second] = found
+            seconds = _second(code, *operands)
+            wanted += [(1, k) for k, p in enumerate(seconds)
+                       if all(uses[k]) and not DBL_MIN <= abs(p) <= DBL_MAX]
+            if adjoint is not None and i < len(adjoint) and math.isfinite(adjoint[i]):
+                with np.errstate(all="ignore"):
+                    if any(all(uses[k]) and math.isfinite(p)
+                           and math.isinf(float(np.float64(adjoint[i]) * abs(p)))
+                           for k, p in enumerate(seconds)):
+                        found.add("above")
+        if wanted:
+            found |= _outside_float_range_at(op, operands, wanted)
+    res.range_limits[second] = found
     return found
 
 
@@ -1179,6 +1206,8 @@ CHECKS = {
 
 BELOW_RANGE = ("{}: a partial derivative below the float range at an operand (0 in "
                "fastad's rules, and the sweeps multiply partials: documented)")
+ABOVE_RANGE = ("{}: a partial derivative, or an adjoint times a second partial, beyond the "
+               "float range (inf in the sweeps' products of partials: the same limitation)")
 
 
 class Outcome:
@@ -1624,7 +1653,7 @@ class ProgramChecker:
                 self.out.note_known("grad_fd: agrees within the rounding estimate "
                                     "(an ill-conditioned point), not within 1e-6")
                 continue
-            if math.isfinite(gk) and below_float_range(res):
+            if math.isfinite(gk) and "below" in outside_float_range(res):
                 self.out.skip(BELOW_RANGE.format("grad_fd"))
                 continue
             self.fail("grad_fd", pts,
@@ -1854,6 +1883,8 @@ class ProgramChecker:
         elif not np.all(np.isfinite(H)):
             if same_bits(np.isnan(H), np.isnan(H.T)) and same_bits(np.isinf(H), np.isinf(H.T)):
                 self.out.ok("hess_sym")
+            elif "above" in outside_float_range(res, second=True):
+                self.out.skip(ABOVE_RANGE.format("hess_sym"))
             else:
                 self.fail("hess_sym", pts, f"hessian {fmt(H)}: inf/nan entries not symmetric, "
                           f"gradient {fmt(g)}")
@@ -1874,7 +1905,8 @@ class ProgramChecker:
                     if verdict is None:
                         self.out.skip("hess_sym: kink or branch within the step (mpmath)")
                     elif verdict is not True:
-                        if math.isfinite(H[a, b]) and below_float_range(res, second=True):
+                        if (math.isfinite(H[a, b])
+                                and "below" in outside_float_range(res, second=True)):
                             limited = True
                         else:
                             wrong.append((a, b, verdict))
@@ -1911,8 +1943,10 @@ class ProgramChecker:
                 elif verdict is None:
                     self.out.skip("hess_fd: kink or branch within the step (mpmath)")
                 else:
-                    if math.isfinite(h) and below_float_range(res, second=True):
-                        self.out.skip(BELOW_RANGE.format("hess_fd"))
+                    limits = outside_float_range(res, second=True)
+                    if "below" in limits if math.isfinite(h) else "above" in limits:
+                        self.out.skip((BELOW_RANGE if math.isfinite(h) else ABOVE_RANGE)
+                                      .format("hess_fd"))
                         continue
                     self.fail("hess_fd", pts,
                               f"d2f/dx[{i}]dx[{j}]: fastad {fmt(h)}, central difference of the "
