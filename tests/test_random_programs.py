@@ -537,6 +537,27 @@ def f(x):
         [-0.0, -0.0],
         [-2.5560209410024357, 2.3799515939058473],
     ]),
+    # grad_function vs grad: xlogy(-0.0, nan): the numeric d/dy is pinned to 0 at x == 0,
+    # the emitted one is -0.0 / nan = nan (see test_grad_function_xlogy_at_a_zero_x_and_a_nan_y)
+    ("""\
+def f(x):
+    v1 = F.xlogy(math.ceil(F.cos(x[2])), ((((x[1] * x[0]) ** x[1]) * ((x[1] * x[0]) ** x[1])) + 0.25))
+    v2 = np.arctanh((0.9 * F.tanh(v1)))
+    if (v2 - x[0]) < v2:
+        v3 = F.log10(((v2 * v2) + 0.25))
+        if (v3 * 0.44) < (-2.16):
+            v3 = (x[1] + v3)
+    else:
+        v3 = (v2 - 1.0937778097593895)
+    v4 = F.sinh((1.5 * F.cos(v3)))
+    v5 = F.arctan2((np.exp(v3) - 0.0), (-v3))
+    return v4
+""", "list", [
+        [1.1509228280297954, -2.269646945652599, -1.8395829974996982],
+        [1.1509228296641354, -2.269646944277041, -1.8395829989363937],
+        [0.6251875876635951, 1e+300, -0.3170745711097709],
+        [-0.5663081960243947, 0.9625852858073944, -1.889726848562355],
+    ]),
 ]
 
 
@@ -693,7 +714,7 @@ def test_second_derivative_needing_a_partial_below_the_float_range(name, f, x):
     # Documented limitation: forward-over-reverse multiplies factored partials,
     # and log'' at 1e200 (-1e-400) is below the float range, so it is 0.0 and
     # the Hessian comes out 0.0 (finite, never nan). The random programs count
-    # such points as skips (random_programs.below_float_range).
+    # such points as skips (random_programs.outside_float_range).
     H = float(fastad.hessian(f)([x])[0][0])
     assert H == 0.0, H
     F = fastad.trace(f, [x])
@@ -729,11 +750,35 @@ def test_the_checker_counts_a_partial_below_the_float_range_as_a_skip():
     assert outcome.failed["hess_fd"] == 0, outcome.failure_report()
     assert outcome.skipped[rp.BELOW_RANGE.format("hess_fd")] == 1
     res = checker.ev.plain([1.0, 0.5])
-    assert rp.below_float_range(res, second=True) and not rp.below_float_range(res)
+    assert rp.outside_float_range(res, second=True) == {"below"}
+    assert rp.outside_float_range(res) == set()
     # a point that needs no such partial still fails on a wrong Hessian
     outcome = rp.Outcome()
     checker = rp.ProgramChecker(program, outcome, random.Random(1), api=FAULTS["hess_fd"]())
     checker.check_hessian([1e-100, 0.5])     # log'' at 1e100: -1e-200
+    assert outcome.failed["hess_fd"] > 0
+
+
+def test_second_derivative_needing_a_product_beyond_the_float_range():
+    # The same limitation the other way: d2/dx2 of 1e308 * (1e-150 x)**2 is
+    # 2e8, but forward-over-reverse forms the adjoint 1e308 times square'' = 2
+    # as a factor, beyond the float range: the Hessian comes out inf. The
+    # random programs count such points as skips, and a wrong Hessian where
+    # no product leaves the range still fails.
+    import random
+    H = fastad.hessian(lambda x: 1e308 * fastad.square(1e-150 * x[0]))([1.0])
+    assert float(H[0][0]) == INF
+    program = rp.Program("def f(x):\n    return 1e308 * F.square(1e-150 * x[0]) + x[1]\n",
+                         "list", 2, False, seed="limitation", index=0)
+    outcome = rp.Outcome()
+    rp.ProgramChecker(program, outcome, random.Random(1)).check_hessian([1.0, 0.5])
+    assert outcome.failed["hess_fd"] == 0, outcome.failure_report()
+    assert outcome.skipped[rp.ABOVE_RANGE.format("hess_fd")] == 1
+    program = rp.Program("def f(x):\n    return 1e300 * F.square(1e-150 * x[0]) + x[1]\n",
+                         "list", 2, False, seed="limitation", index=1)
+    outcome = rp.Outcome()
+    checker = rp.ProgramChecker(program, outcome, random.Random(1), api=FAULTS["hess_fd"]())
+    checker.check_hessian([1.0, 0.5])
     assert outcome.failed["hess_fd"] > 0
 
 
@@ -815,6 +860,23 @@ def test_grad_function_power_of_a_nan_base_to_zero():
         assert list(F.grad(x)) == [0.0, 0.0]
         assert [float(v) for v in fastad.jacfwd(f)(x)] == [0.0, 0.0]
         assert [float(v) for v in F.grad_function()(x)] == [0.0, 0.0]
+
+
+def test_grad_function_xlogy_at_a_zero_x_and_a_nan_y():
+    # xlogy(0, nan) is nan. The numeric d/dy is pinned to 0 wherever x == 0
+    # (where(x == 0, 0, x / y)), so grad, jacfwd and replays give 0; the
+    # emitted rule pins only x == y == 0, and its x / y is 0 / nan = nan:
+    # grad_function gives nan. The modes must agree (either way). (A random
+    # program reached it as xlogy(ceil(cos(x)), pow(negative, non-integer)).)
+    def f(x):
+        return fastad.xlogy(x[0] * 0.0, x[1])
+    x = [1.0, NAN]
+    F = fastad.trace(f, x)
+    with np.errstate(all="ignore"):
+        grad = F.grad(x)
+        emitted = F.grad_function()(x)
+    assert grad == [0.0, 0.0]
+    assert rp.same_bits(emitted, grad), f"grad_function {list(emitted)}, Function.grad {grad}"
 
 
 def test_pickled_function_keeps_every_recorded_branch():
