@@ -1,11 +1,12 @@
 """Random scalar programs, checked every way fastad computes them.
 
 tests/random_programs.py generates the source of random programs (branches,
-loops, every operation of the test catalogue in every spelling, edge values on
-purpose) and checks each: values against plain floats and mpmath, gradients and Hessians
-against mpmath central differences, forward against reverse mode and both
-against a reference sweep, replay on and off the traced branch, retrace=False,
-batches on 1 and 2 threads, grad_function and pickling (random_programs.CHECKS).
+loops, every operation of the test catalogue in every spelling, edge values
+on purpose) and checks each: values against plain floats and mpmath,
+gradients and Hessians against mpmath central differences, forward against
+reverse mode and both against a reference sweep, replay on and off the traced
+branch, retrace=False, batches on 1 and 2 threads, grad_function and pickling
+(random_programs.CHECKS).
 
 * Quick size (the normal suite): QUICK_PROGRAMS programs, one test per check.
 * Stress size: ``python -m pytest tests/test_random_programs.py --stress`` (or
@@ -16,9 +17,12 @@ batches on 1 and 2 threads, grad_function and pickling (random_programs.CHECKS).
   program (source), the point(s) and the command that replays it:
   ``python tests/random_programs.py --seed S --index I``.
 
-The self-tests at the end feed the checker deliberately wrong results, one
-check at a time, to show that every check can fail. The regression tests
-after them are the minimal reproductions of what the checker found.
+What the checker takes from the catalogue (tests/catalogue.py: the mpmath
+references, pieces, singular points and every spelling) is tested first. The
+self-tests after that feed the checker deliberately wrong results, one check
+at a time, to show that every check can fail. The regression tests at the
+end are the programs that found something and the minimal reproductions of
+what they found.
 """
 
 import math
