@@ -562,6 +562,33 @@ def f(x):
         [0.6251875876635951, 1e+300, -0.3170745711097709],
         [-0.5663081960243947, 0.9625852858073944, -1.889726848562355],
     ]),
+    # Hessian: logaddexp(77.0, x[1]) * 77.0 in x[1] = 2.96 is 2.0e-31, fastad gives 0.0 (the
+    # second-derivative rule's s * (1 - s) with s = 1.0: see
+    # test_logaddexp_second_derivative_with_a_larger_first_argument)
+    ("""\
+def f(x):
+    v1 = x[4]
+    if np.ceil(x[3]) >= v1:
+        v2 = np.subtract(v1, x[2])
+        if v2 > v2:
+            v2 = (((v2 * v2) + 0.25) ** 1.35)
+    else:
+        v2 = (F.power(((x[3] * x[3]) + 0.25), x[0]) // ((v1 * v1) + 0.5))
+    if x[3] >= (-0.5):
+        v3 = (((v1 * v1) + 0.25) ** v1)
+        if F.exp2((3.0 * F.tanh(v3))) < v3:
+            v3 = F.hypot((v2 * v2), x[1])
+    else:
+        v3 = x[1]
+    return np.multiply(F.maximum(v3, v2), F.logaddexp(v2, v3))
+""", "list", [
+        [2.964442146949952, 2.964442146949952, -1.2930965400451842, -2.6098845492391476,
+         -1.9209328501062342],
+        [2.964442149631591, 2.964442150466434, -1.2930965400648602, -2.6098845485927824,
+         -1.9209328482119505],
+        [0.9752226591323465, 2.618294870023873, 1.0, 2.601032325017525, -2.4887039962328137],
+        [2.608121397625112, -0.8536938099251801, -1.0, -1.6348824434150686, -0.8536938099251801],
+    ]),
 ]
 
 
@@ -881,6 +908,24 @@ def test_grad_function_xlogy_at_a_zero_x_and_a_nan_y():
         emitted = F.grad_function()(x)
     assert grad == [0.0, 0.0]
     assert rp.same_bits(emitted, grad), f"grad_function {list(emitted)}, Function.grad {grad}"
+
+
+@pytest.mark.parametrize("order", ["larger first", "larger second"])
+def test_logaddexp_second_derivative_with_a_larger_first_argument(order):
+    # d2/db2 logaddexp(a, b) = s (1 - s) with s = exp(a - y) the weight of a:
+    # for logaddexp(80, 3) it is exp(3 - 80) = 3.6e-34. The rule takes s from
+    # the first argument: with a = 3 it is accurate, with a = 80 s rounds to
+    # 1.0 and 1 - s to 0, so the Hessian is 0.0 (the nested derivative, through
+    # the emitted sigmoid(b - a), has it right). s_a * s_b keeps it.
+    expected = math.exp(3.0 - 80.0)
+    if order == "larger first":
+        f = lambda x: fastad.logaddexp(80.0, x[0])   # noqa: E731
+    else:
+        f = lambda x: fastad.logaddexp(x[0], 80.0)   # noqa: E731
+    nested = fastad.grad(lambda t: fastad.grad(lambda y: f([y]))(t))(3.0)
+    assert math.isclose(nested, expected, rel_tol=1e-12)
+    H = float(fastad.hessian(f)([3.0])[0][0])
+    assert math.isclose(H, expected, rel_tol=1e-12), H
 
 
 def test_pickled_function_keeps_every_recorded_branch():
