@@ -256,18 +256,17 @@ BINARY = [
     Binary("divide", value="a / b", d=("1 / b", "-y / b"),
            d2=("0", "-(1 / b) / b", "2 * (y / b) / b"),
            public=None, methods=(), ufunc="numpy.true_divide", complex=True),
-    # d/da pinned to 0 at b == 0 so that 0 * inf is never formed at a == 0
-    # (JAX's convention); d/db is 0 at a == 0, where a**b is constant 0 for
-    # b > 0. A negative base gives nan in b: a**b is not real-differentiable
-    # there. The emitted d/da is times(b, a**(b - 1)): 0 at b == 0 for every
-    # a (0 and nan included) as a zero factor, while its own derivative in b
-    # (a**-1 at b == 0) stays right.
+    # d/da as times(b, a**(b - 1)): a zero factor makes it 0 at b == 0 for
+    # every a (0 ** -1 and nan included, JAX's convention at a == 0), and so
+    # does a**(b - 1) == 0 at an infinite b (a**b is 0 near there), in every
+    # mode; emitted, its own derivative in b (a**-1 at b == 0) stays right.
+    # d/db is 0 at a == 0, where a**b is constant 0 for b > 0. A negative
+    # base gives nan in b: a**b is not real-differentiable there.
     Binary("power", value="libm.pow(a, b)",
-           d=("where(b == 0, 0, b * power(a, b - 1))", "where(a == 0, 0, y * log(a))"),
-           d2=("where(b == 0 or b == 1, 0, b * (b - 1) * power(a, b - 2))",
+           d=("times(b, power(a, b - 1))", "where(a == 0, 0, y * log(a))"),
+           d2=("times(b * (b - 1), power(a, b - 2))",
                "where(a == 0, 0, power(a, b - 1) * (1 + b * log(a)))",
                "where(a == 0, 0, y * log(a) * log(a))"),
-           emit=("times(b, power(a, b - 1))", None),
            public=Public("power(x, y)", """x**y, elementwise with broadcasting.
 
 Derivatives y*x**(y-1) in x (0 when y == 0) and x**y*log(x) in y (0 at x == 0;

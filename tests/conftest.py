@@ -9,12 +9,14 @@ import pytest
 def pytest_addoption(parser):
     parser.addoption(
         "--stress", action="store_true", default=False,
-        help="run the random-program checker (test_random_programs.py) at its stress size, "
-             "thousands of programs on every core; FASTAD_STRESS=1 does the same")
+        help="run the long sizes: thousands of random programs on every core, tens of "
+             "thousands of fuzzed pickles, the thread and memory tests at length; "
+             "FASTAD_STRESS=1 does the same")
 
 
 def stress_mode(config):
-    """Whether the long-running sizes were asked for (--stress or FASTAD_STRESS=1)."""
+    """Whether the long sizes were asked for (--stress or FASTAD_STRESS=1): the
+    random programs, the pickle fuzzer, the thread and memory tests."""
     return bool(config.getoption("--stress")) or os.environ.get("FASTAD_STRESS") == "1"
 
 
@@ -177,33 +179,7 @@ def same_bits(a, b):
     return a.shape == b.shape and all(same_float(p, q) for p, q in zip(a.reshape(-1), b.reshape(-1)))
 
 
-# ---- stress sizes ---------------------------------------------------------------------
-# `pytest --stress` (or FASTAD_STRESS=1 in the environment) runs the long
-# sizes of the fuzzing, thread and memory tests; the default sizes keep the
-# normal suite quick. Tests ask through the `stress` fixture or stress_enabled().
-
-import os  # noqa: E402
-
-
-def pytest_addoption(parser):
-    try:
-        parser.addoption("--stress", action="store_true", default=False,
-                         help="run the long (stress) sizes of the fuzzing and thread tests; "
-                              "FASTAD_STRESS=1 does the same")
-    except ValueError:  # already added by another block of this file
-        pass
-
-
-def stress_enabled(config):
-    """Whether the long sizes were asked for (--stress or FASTAD_STRESS=1)."""
-    try:
-        option = bool(config.getoption("--stress"))
-    except ValueError:
-        option = False
-    return option or os.environ.get("FASTAD_STRESS", "") == "1"
-
-
 @pytest.fixture
 def stress(pytestconfig):
     """True when the long sizes were asked for (--stress or FASTAD_STRESS=1)."""
-    return stress_enabled(pytestconfig)
+    return stress_mode(pytestconfig)
