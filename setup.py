@@ -6,6 +6,16 @@ fastad/_codegen.py), then Cython compiles fastad/_core.pyx with one set of
 directives and one set of portable compiler flags. Set FASTAD_DEBUG=1 for
 a debug build (bounds checks, line tracing, -O0 -g) and FASTAD_ANNOTATE=1
 to write Cython's HTML annotation next to the sources.
+
+FASTAD_SANITIZE=address, =undefined or =address,undefined builds the core
+with GCC's or Clang's sanitizers (AddressSanitizer, UndefinedBehaviorSanitizer):
+-fsanitize=... -fno-omit-frame-pointer -g -O1 (-O0 with FASTAD_DEBUG=1),
+and for UBSan -fno-sanitize-recover=all, so that the first undefined
+operation stops the process (and -fno-wrapv, float-cast-overflow: see
+SANITIZE_FLAGS). Such a core only loads with the sanitizer runtime
+preloaded (CPython is not built with it): .ci/sanitize builds one in a
+copy of the tree and runs the tests with LD_PRELOAD and the options set
+(README, Development). Unset, the flags below are untouched.
 """
 import importlib.util
 import os
@@ -17,6 +27,12 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 DEBUG = os.environ.get("FASTAD_DEBUG") == "1"
+SANITIZERS = ("address", "undefined")
+SANITIZE = [name.strip() for name in os.environ.get("FASTAD_SANITIZE", "").split(",")
+            if name.strip()]
+if any(name not in SANITIZERS for name in SANITIZE):
+    sys.exit(f"fastad: FASTAD_SANITIZE={os.environ['FASTAD_SANITIZE']!r}: "
+             f"give a comma-separated list of {', '.join(SANITIZERS)}")
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -65,14 +81,40 @@ UNIX_FLAGS = ["-O0", "-g"] if DEBUG else [
 ]
 MSVC_FLAGS = ["/Od", "/Zi"] if DEBUG else ["/O2", "/fp:precise"]
 
+# Sanitizer builds (FASTAD_SANITIZE): instrumented code at -O1 with frame
+# pointers and debug information, for full stacks and source lines in the
+# reports at a tolerable speed. -ffp-contract=off stays, since the tests
+# compare replayed values with recorded ones bit for bit; the forced
+# inlining goes (it only buys speed). Linking with -fsanitize records the
+# runtime (libasan.so.N, libubsan.so.N) as a dependency of the module:
+# .ci/sanitize reads from there which runtime to preload.
+#
+# With UBSan, two more kinds of undefined behaviour are checked: signed
+# overflow, which Python's own flags (-fwrapv, inherited by every
+# extension) define as wrapping, so that UBSan would not look for it
+# (-fno-wrapv: an index or count that overflows is a bug here, not a
+# wrap), and a float converted to an integer type it does not fit, which
+# GCC leaves out of -fsanitize=undefined (float-cast-overflow). The suite
+# runs clean with both.
+SANITIZE_CHECKS = SANITIZE + (["float-cast-overflow"] if "undefined" in SANITIZE else [])
+SANITIZE_FLAGS = [
+    "-fsanitize=" + ",".join(SANITIZE_CHECKS), "-fno-omit-frame-pointer", "-g",
+    "-O0" if DEBUG else "-O1", "-ffp-contract=off",
+] + (["-fno-sanitize-recover=all", "-fno-wrapv"] if "undefined" in SANITIZE else [])
+
 
 class BuildExt(build_ext):
     """Chooses the flags for the compiler actually used."""
 
     def build_extensions(self):
-        flags = MSVC_FLAGS if self.compiler.compiler_type == "msvc" else UNIX_FLAGS
+        msvc = self.compiler.compiler_type == "msvc"
+        if SANITIZE and msvc:
+            sys.exit("fastad: FASTAD_SANITIZE needs GCC or Clang")
+        flags = MSVC_FLAGS if msvc else SANITIZE_FLAGS if SANITIZE else UNIX_FLAGS
         for ext in self.extensions:
             ext.extra_compile_args = list(flags)
+            if SANITIZE:
+                ext.extra_link_args = ["-fsanitize=" + ",".join(SANITIZE_CHECKS)]
         super().build_extensions()
 
 

@@ -79,6 +79,7 @@ def test_the_workload_is_big_enough_to_show_a_leak():
     assert tape_bytes_of_one_call() > 100_000
 
 
+@pytest.mark.rss
 def test_repeated_grad_keeps_rss_flat():
     g = fastad.grad(rosenbrock)
     for _ in range(20):  # warm-up: spare buffers, freelists, allocator arenas
@@ -100,6 +101,7 @@ def test_repeated_grad_keeps_python_allocations_flat():
     assert growth < 1 * MB, f"Python allocations grew by {growth / MB:.2f} MB over 200 grad calls"
 
 
+@pytest.mark.rss
 @pytest.mark.parametrize("name", ["value_and_grad", "jacobian", "vjp", "tape", "complex grad",
                                   "holomorphic jacobian", "complex replay"])
 def test_other_transforms_keep_memory_flat(name):
@@ -144,6 +146,7 @@ def test_other_transforms_keep_memory_flat(name):
     assert python_bytes_during(fn, 20) < 1 * MB
 
 
+@pytest.mark.rss
 def test_live_vjp_fns_keep_their_recordings_and_release_them_when_dropped():
     fn = lambda: fastad.vjp(rosenbrock, X0)[1]  # noqa: E731
     expected = fastad.grad(rosenbrock)(X0)
@@ -219,6 +222,7 @@ ABANDONED = {
 }
 
 
+@pytest.mark.rss
 @pytest.mark.parametrize("case", sorted(ABANDONED))
 def test_abandoned_recordings_keep_memory_flat(case):
     fn = ABANDONED[case]

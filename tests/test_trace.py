@@ -829,6 +829,7 @@ LARGE_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.rss
 @pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="RSS is read from /proc")
 def test_tape_of_ten_million_entries_replays_in_bounded_memory():
     root = os.path.dirname(os.path.dirname(os.path.abspath(fastad.__file__)))
