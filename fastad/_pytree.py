@@ -534,8 +534,11 @@ def _real_scalar(x: Any, where: str, what: str = "value") -> Any:
         return x
     if type(x) is float:
         return x
-    if isinstance(x, np.ndarray) and x.shape == () and x.dtype.kind in "biuf":
-        return float(x)
+    if isinstance(x, np.ndarray) and x.shape == ():
+        if x.dtype.kind in "biuf":
+            return float(x)
+        if x.dtype == object:  # a 0-d array holding a number or a Var
+            return _real_scalar(x[()], where, what)
     if isinstance(x, _COMPLEX_TYPES + (ComplexVar,)):
         raise TypeError(f"{where}: the argument is real, but the {what} is complex")
     if isinstance(x, _REAL_TYPES):

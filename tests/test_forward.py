@@ -38,6 +38,19 @@ def test_jvp_equals_jacobian_times_tangent():
     np.testing.assert_allclose(tangent, fd, rtol=1e-6, atol=1e-8)
 
 
+def test_jvp_takes_a_0d_array_as_a_scalar_tangent():
+    # autograd's checks draw scalar directions as 0-d arrays; inside a
+    # transform such an array holds a Var (dtype object), as vjp accepts.
+    expected = (np.sin(0.5), np.cos(0.5))
+    for tangent in (np.array(1.0), np.array(1.0, dtype=object), np.array(1)):
+        assert fastad.jvp(np.sin, (0.5,), (tangent,)) == pytest.approx(expected)
+    nested = fastad.grad(lambda v: fastad.jvp(np.sin, (0.5,), (v,))[1])(np.array(2.0))
+    assert nested == pytest.approx(np.cos(0.5))
+    with pytest.raises(TypeError, match="tangent 0: expected a real number, got an object "
+                                        "of type str"):
+        fastad.jvp(np.sin, (0.5,), (np.array("a", dtype=object),))
+
+
 def test_jvp_errors():
     f = lambda x: x * x  # noqa: E731
     with pytest.raises(TypeError, match="tuples"):
