@@ -18,8 +18,14 @@ except ImportError as error:  # a source tree without its built extension
 from fastad._core import (
     Var,
     ComplexVar,
+    Array,
+    Mask,
     Tape,
     Function,
+    asarray,
+    zeros,
+    empty,
+    where,
     FastADError,
     TapeError,
     BranchError,
@@ -34,7 +40,7 @@ from fastad._trace import trace
 
 __all__ = [
     "__version__",
-    "Var", "ComplexVar", "Tape", "FastADError", "TapeError", "BranchError",
+    "Var", "ComplexVar", "Array", "Mask", "asarray", "zeros", "empty", "where", "Tape", "FastADError", "TapeError", "BranchError",
     "grad", "value_and_grad", "vjp", "jacobian", "jacrev", "value",
     "jvp", "jacfwd", "hessian", "hvp", "trace", "Function",
     *_core.__all__,

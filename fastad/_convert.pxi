@@ -6,6 +6,8 @@ cdef str describe(object x):
     """A short description of a bad input for error messages."""
     if isinstance(x, np.ndarray):
         return f"an array of dtype {x.dtype} and shape {x.shape}"
+    if type(x) is Array or type(x) is Mask:
+        return f"a fastad.{type(x).__name__} of shape {x.shape}"
     return f"an object of type {type(x).__name__}"
 
 

@@ -171,6 +171,8 @@ include "_sweep.pxi"          # the sweeps: nogil loops, the entry decoder
 include "_drivers.pxi"        # sweep drivers: buffers, GIL, NumPy results
 include "_elementwise.pxi"    # mapping an operation over Vars, numbers and arrays
 include "_functions.pxi"      # the public elementwise functions (generated)
+include "_array.pxi"          # fastad.Array: whole arrays recorded in compiled loops
+include "_array_numpy.pxi"    # Masks, where, and NumPy's dispatch protocols for Arrays
 include "_replay.pxi"         # Function: replay, branches, batches
 include "_format.pxi"         # the pickle format
 include "_emit.pxi"           # derivatives written as tape entries; nesting

@@ -26,6 +26,10 @@ cdef object apply_unary(int op, object x):
         return unary_rule(op, PyFloat_AS_DOUBLE(x), 0.0, False)
     if type(x) is ComplexVar:
         return complex_unary(op, <ComplexVar>x)
+    if type(x) is Array:
+        return array_unary(op, <Array>x)
+    if type(x) is Mask:
+        return array_unary(op, make_array((<Mask>x).tape, (<Mask>x).as_codes((<Mask>x).tape)))
     if isinstance(x, (np.ndarray, list, tuple)):
         reject_array_subclass(x, op_name(op))
         arr = np.asarray(x)
@@ -90,6 +94,13 @@ cdef object apply_binary(int vv_op, object a, object b):
     cdef const double* pb
     cdef double* po
     cdef count_t k, n
+    if type(a) is Array or type(b) is Array or type(a) is Mask or type(b) is Mask:
+        result = array_binary(vv_op, a, b)
+        if result is NotImplemented:
+            return NUMPY_UFUNCS[vv_op](as_object_operand(a), as_object_operand(b)) \
+                if vv_op in NUMPY_UFUNCS else apply_binary(vv_op, as_object_operand(a),
+                                                           as_object_operand(b))
+        return result
     if isinstance(a, (np.ndarray, list, tuple)) or isinstance(b, (np.ndarray, list, tuple)):
         name = op_name(vv_op)
         reject_array_subclass(a, name)

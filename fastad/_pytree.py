@@ -25,7 +25,8 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
-from fastad._core import ComplexVar, Var, _complex_from_parts, _complex_parts, _is_number_list
+from fastad._core import (Array, ComplexVar, Var, _complex_from_parts, _complex_parts,
+                          _is_number_list)
 
 # Leaf kinds.
 SCALAR = "scalar"
@@ -45,6 +46,8 @@ def describe(x: Any) -> str:
     """A short description of a bad input for error messages."""
     if isinstance(x, np.ndarray):
         return f"an array of dtype {x.dtype} and shape {x.shape}"
+    if type(x) is Array:
+        return f"a fastad.Array of shape {x.shape}"
     return f"an object of type {type(x).__name__}"
 
 
@@ -534,6 +537,8 @@ def _real_scalar(x: Any, where: str, what: str = "value") -> Any:
         return x
     if type(x) is float:
         return x
+    if type(x) is Array and x.shape == ():
+        return x[()]
     if isinstance(x, np.ndarray) and x.shape == ():
         if x.dtype.kind in "biuf":
             return float(x)
@@ -557,6 +562,8 @@ def _leaf(x: Any, where: str) -> TreeDef | None:
         return _SCALAR_LEAF
     if kind is dict:
         return None
+    if kind is Array:
+        return _array_leaf(ARRAY, x.shape)
     if isinstance(x, np.ndarray):
         if isinstance(x, (np.ma.MaskedArray, np.matrix)):
             raise TypeError(f"{where}: {type(x).__name__} is not supported (pass np.asarray(x))")

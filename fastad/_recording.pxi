@@ -214,10 +214,11 @@ cdef class Tape:
 
         Returns
         -------
-        Var, ComplexVar or numpy.ndarray
+        Var, ComplexVar, Array or numpy.ndarray
             A Var for a real number, a ComplexVar (two variables: the real
-            and imaginary part) for a complex one; an object array of them
-            of x's shape for an array.
+            and imaginary part) for a complex one; an Array of x's shape
+            for a real array or list, an object array of ComplexVars for a
+            complex one.
         """
         if self.finished:
             raise TapeError("this tape has finished recording: make a new Tape for new inputs")
@@ -227,8 +228,25 @@ cdef class Tape:
             return _complex_inputs(self, np.asarray(x) if isinstance(x, (list, tuple)) else x,
                                    "Tape.var")[0]
         if isinstance(x, np.ndarray) or isinstance(x, (list, tuple)):
-            return self.inputs_from_array(as_float_array(x, "Tape.var"))
+            return self.input_array(as_float_array(x, "Tape.var"))
         return self.new_input(as_real_number(x, "Tape.var"))
+
+    cdef Array input_array(self, cnp.ndarray values):
+        """An Array of new input entries, shaped as the float64 `values`."""
+        cdef cnp.ndarray flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+        cdef const double* src = <const double*>cnp.PyArray_DATA(flat)
+        cdef count_t k, n = flat.shape[0], first
+        self.check_recording()
+        reserve(&self.data, n, 0)
+        first = self.data.n_entries
+        for k in range(n):
+            self.data.arr.ops[first + k] = OP_INPUT
+            self.data.arr.arg0[first + k] = 0
+            self.data.arr.arg1[first + k] = 0
+            self.data.arr.values[first + k] = src[k]
+        self.data.n_entries = first + n
+        return make_array(self, np.arange(first, first + n, dtype=np.int32).reshape(
+            np.shape(values)))
 
     cdef object inputs_from_array(self, cnp.ndarray values):
         """Object array of new input Vars, shaped as the float64 `values`."""
@@ -317,6 +335,11 @@ cdef class Tape:
                     self.collect_entries(part, wanted)
                 else:
                     wanted.append(-1)
+        elif type(wrt) is Array:
+            if (<Array>wrt).tape is not self:
+                raise TapeError("Tape.gradient: an Array in wrt was not recorded on this tape")
+            # a constant element (code < 0) has derivative 0: -1 here
+            wanted.extend(np.maximum((<Array>wrt).codes, -1).reshape(-1).tolist())
         elif isinstance(wrt, np.ndarray):
             for item in wrt.reshape(-1):
                 self.collect_entries(item, wanted)
@@ -336,6 +359,11 @@ cdef class Tape:
         if type(wrt) is ComplexVar:
             re = next(results)
             return _make_complex(re, next(results))
+        if type(wrt) is Array:
+            out = np.empty(wrt.size, dtype=dtype)
+            for k in range(wrt.size):
+                out[k] = next(results)
+            return out.reshape(wrt.shape)
         if isinstance(wrt, np.ndarray):
             if dtype is not object and any(type(item) is ComplexVar for item in wrt.reshape(-1)):
                 dtype = np.complex128
@@ -432,14 +460,15 @@ def _inputs(Tape tape, object x, str where):
     (a list of numbers) standing for x, and its number of scalars. A Var
     of an enclosing transform becomes an input standing for it (nesting).
     """
+    if type(x) is Array:
+        x = (<Array>x).__array__()
     if isinstance(x, np.ndarray):
         if x.dtype == object and any(type(item) is Var for item in x.reshape(-1)):
             flat = [_inputs(tape, item, where)[0] for item in x.reshape(-1)]
-            out = np.empty(len(flat), dtype=object)
-            out[:] = flat
-            return out.reshape(x.shape), len(flat)
+            codes = np.array([(<Var>v).index for v in flat], dtype=np.int32)
+            return make_array(tape, codes.reshape(x.shape)), len(flat)
         arr = as_float_array(x, where)
-        return tape.inputs_from_array(arr), arr.size
+        return tape.input_array(arr), arr.size
     if type(x) is Var:
         return nested_input(tape, <Var>x), 1
     return tape.new_input(as_real_number(x, where)), 1

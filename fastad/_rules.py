@@ -359,6 +359,30 @@ x == 0)."""),
     Binary("remainder", value="remainder_of(a, b)", d=("1", "-floor_divide(a, b)"),
            d2=("0", "0", "0"),
            public=None, methods=(), ufunc="numpy.remainder", complex=False),
+    # The elements of a fastad.Mask: a comparison as 1.0 or 0.0, recorded
+    # as an entry (evaluated again at every replay, so a mask needs no
+    # branch guard until its booleans reach Python). Constant in both
+    # operands: derivative 0.
+    Binary("less", value="1.0 if a < b else 0.0", d=("0", "0"), d2=("0", "0", "0"),
+           public=None, methods=(), ufunc="numpy.less", complex=False),
+    Binary("less_equal", value="1.0 if a <= b else 0.0", d=("0", "0"), d2=("0", "0", "0"),
+           public=None, methods=(), ufunc="numpy.less_equal", complex=False),
+    Binary("greater", value="1.0 if a > b else 0.0", d=("0", "0"), d2=("0", "0", "0"),
+           public=None, methods=(), ufunc="numpy.greater", complex=False),
+    Binary("greater_equal", value="1.0 if a >= b else 0.0", d=("0", "0"), d2=("0", "0", "0"),
+           public=None, methods=(), ufunc="numpy.greater_equal", complex=False),
+    Binary("equal", value="1.0 if a == b else 0.0", d=("0", "0"), d2=("0", "0", "0"),
+           public=None, methods=(), ufunc="numpy.equal", complex=False),
+    Binary("not_equal", value="1.0 if a != b else 0.0", d=("0", "0"), d2=("0", "0", "0"),
+           public=None, methods=(), ufunc="numpy.not_equal", complex=False),
+    # fastad.where(m, a, b) is select(m, a) + select_else(m, b): b where the
+    # mask element a is set (resp. clear), else -0.0, which leaves the other
+    # branch's value exactly as it is under + (also -0.0, inf and nan), and
+    # the derivative flows only into the selected branch.
+    Binary("select", value="b if a != 0.0 else -0.0", d=("0", "where(a != 0, 1, 0)"),
+           d2=("0", "0", "0"), public=None, methods=(), ufunc=None, complex=False),
+    Binary("select_else", value="-0.0 if a != 0.0 else b", d=("0", "where(a != 0, 0, 1)"),
+           d2=("0", "0", "0"), public=None, methods=(), ufunc=None, complex=False),
 ]
 
 # Constants of the rule language and their C spelling.

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from fastad import _core
-from fastad._core import ComplexVar, Tape, Var
+from fastad._core import Array, ComplexVar, Mask, Tape, Var
 from fastad._pytree import (
     ARRAY, COMPLEX_ARRAY, COMPLEX_NUMBERS, COMPLEX_SCALAR, NUMBERS, SCALAR, TreeDef, describe,
     flatten,
@@ -197,7 +197,7 @@ def _scalar_output(out: Any, tape: Tape, where: str) -> Var | float:
     if type(out) is Var:
         _core._output_entries(tape, [out], where)  # raises for a Var of another tape
         return out
-    if isinstance(out, np.ndarray):
+    if isinstance(out, (np.ndarray, Array)):
         if out.shape == ():
             return _scalar_output(out[()], tape, where)
         raise TypeError(
@@ -258,6 +258,10 @@ def _flatten_output(out: Any, tape: Tape,
     (any element complex) is two real outputs per element, the real and
     imaginary part, interleaved.
     """
+    if type(out) is Array:
+        out = out.__array__()
+    elif type(out) is Mask:
+        out = np.asarray(out)  # booleans: derivative 0
     if isinstance(out, np.ndarray):
         shape = out.shape
         items = out.reshape(-1).tolist() if out.dtype != object else list(out.reshape(-1))
@@ -265,7 +269,7 @@ def _flatten_output(out: Any, tape: Tape,
         shape = (len(out),)
         items = list(out)
         for k, item in enumerate(items):
-            if isinstance(item, np.ndarray) and item.shape == ():
+            if isinstance(item, (np.ndarray, Array)) and item.shape == ():
                 items[k] = item[()]
             elif isinstance(item, (list, tuple, np.ndarray)):
                 raise TypeError(
@@ -875,6 +879,8 @@ def _scalar_value(item: Any) -> Any:
 
 
 def _leaf_value(leaf: Any) -> Any:
+    if type(leaf) is Array:
+        return leaf.value
     if isinstance(leaf, np.ndarray):
         if leaf.dtype == object:
             items = [_scalar_value(item) for item in leaf.reshape(-1)]

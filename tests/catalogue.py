@@ -544,6 +544,43 @@ def _fastad_only(name):
     return {f"fastad.{name}": getattr(fastad, name)}
 
 
+def _hook(name):
+    """An operation with no public spelling (the masks' comparisons and
+    selections), recorded through the core's test hook."""
+    def apply(a, b):
+        return fastad._core._apply(name, a, b)
+    apply.__name__ = name
+    return apply
+
+
+def _comparison_ref(ufunc):
+    def ref(a, b):
+        return np.asarray(ufunc(a, b), dtype=np.float64)[()]
+    return ref
+
+
+_COMPARISON_OPERATORS = {np.less: operator.lt, np.less_equal: operator.le,
+                         np.greater: operator.gt, np.greater_equal: operator.ge,
+                         np.equal: operator.eq, np.not_equal: operator.ne}
+
+
+def _mp_comparison(ufunc):
+    compare = _COMPARISON_OPERATORS[ufunc]
+
+    def mp(a, b):
+        return mpmath.mpf(1) if compare(a, b) else mpmath.mpf(0)
+    return mp
+
+
+def _mask_kink(a, b):
+    """select jumps where its mask operand crosses 0."""
+    return abs(a) if _finite(a, b) else 0.0
+
+
+def _mask_piece(a, b):
+    return a != 0 if a == a else 2
+
+
 GENERIC_POINTS = [(0.7, 1.3), (-1.2, 0.4), (2.5, -0.8), (1.5, 2.0), (-3.0, -0.5)]
 
 _ENTRIES = [
@@ -727,6 +764,26 @@ _ENTRIES = [
             [(7.5, 2.0), (-7.5, 2.0), (7.5, -2.0), (-7.5, -2.0), (2.3, 0.7)],
             domain=_nonzero_divisor, kink=_mod_kink,
             mp=_mp_remainder, piece=_quotient_piece, singular=_zero_divisor, partial_error=0.0),
+    *[_binary(name, _hook(name), {f"_core._apply('{name}')": _hook(name)},
+              _comparison_ref(ufunc), lambda a, b: (_zeros(a, b), _zeros(a, b)),
+              GENERIC_POINTS + [(1.5, -2.0), (-0.5, 3.0)], kink=_max_kink,
+              mp=_mp_comparison(ufunc), piece=_order_piece, partial_error=0.0)
+      for name, ufunc in (("less", np.less), ("less_equal", np.less_equal),
+                          ("greater", np.greater), ("greater_equal", np.greater_equal),
+                          ("equal", np.equal), ("not_equal", np.not_equal))],
+    _binary("select", _hook("select"), {"_core._apply('select')": _hook("select")},
+            lambda a, b: np.where(np.asarray(a) != 0, b, -0.0)[()],
+            lambda a, b: (_zeros(a, b), np.where(np.asarray(a) != 0, 1.0, 0.0)[()] + _zeros(a, b)),
+            [(1.0, 2.0), (0.0, 3.0), (1.0, -1.5), (0.0, 0.5), (-2.0, 0.7)],
+            kink=_mask_kink, mp=lambda a, b: b if a != 0 else mpmath.mpf(0),
+            piece=_mask_piece, partial_error=0.0),
+    _binary("select_else", _hook("select_else"),
+            {"_core._apply('select_else')": _hook("select_else")},
+            lambda a, b: np.where(np.asarray(a) != 0, -0.0, b)[()],
+            lambda a, b: (_zeros(a, b), np.where(np.asarray(a) != 0, 0.0, 1.0)[()] + _zeros(a, b)),
+            [(1.0, 2.0), (0.0, 3.0), (1.0, -1.5), (0.0, 0.5), (-2.0, 0.7)],
+            kink=_mask_kink, mp=lambda a, b: mpmath.mpf(0) if a != 0 else b,
+            piece=_mask_piece, partial_error=0.0),
 ]
 
 

@@ -130,8 +130,14 @@ def test_unary_object_array_of_vars(name):
         seen.append((type(ys), ys.dtype, ys.shape, {type(e) for e in ys.flat}))
         return np.sum(ys)
 
+    # an Array maps to an Array, an object array of Vars to an object array,
+    # with the same value and gradient
     value, g = value_and_grad(f)(x0)
-    assert seen == [(np.ndarray, np.dtype(object), x0.shape, {fastad.Var})]
+    value_object, g_object = value_and_grad(lambda xs: f(np.asarray(xs)))(x0)
+    assert seen == [(fastad.Array, np.dtype(np.float64), x0.shape, {fastad.Var}),
+                    (np.ndarray, np.dtype(object), x0.shape, {fastad.Var})]
+    assert value == value_object
+    np.testing.assert_array_equal(g, g_object)
     assert_close(value, np.sum(UNARY[name][0](x0)), rtol=1e-13)
     assert isinstance(g, np.ndarray) and g.shape == x0.shape
     assert_close(g, UNARY[name][1](x0), rtol=1e-12)
@@ -403,7 +409,11 @@ def test_binary_broadcasting_object_arrays(name):
         return np.sum(z)
 
     ga, gb = grad(f, argnums=(0, 1))(A, B)
-    assert seen == [(np.dtype(object), (4, 4))]
+    ga_object, gb_object = grad(lambda x, y: f(np.asarray(x), np.asarray(y)),
+                                argnums=(0, 1))(A, B)
+    assert seen == [(np.dtype(np.float64), (4, 4)), (np.dtype(object), (4, 4))]
+    np.testing.assert_array_equal(ga, ga_object)
+    np.testing.assert_array_equal(gb, gb_object)
     assert ga.shape == A.shape and gb.shape == B.shape
     assert_close(ga, np.sum(da(A, B), axis=1, keepdims=True), rtol=1e-12)
     assert_close(gb, np.sum(db(A, B), axis=0), rtol=1e-12)

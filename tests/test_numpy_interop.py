@@ -1,4 +1,6 @@
-"""Vars and object arrays of Vars through NumPy (docs/api.md section 1)."""
+"""Vars, fastad.Arrays and object arrays of Vars through NumPy (docs/api.md
+sections 1 and 6). An array argument arrives as a fastad.Array; tests/test_array.py
+checks every Array operation against the same code on object arrays."""
 
 import math
 
@@ -19,6 +21,10 @@ W = np.array([[1.0, -2.0, 0.5, 3.0],
 
 
 def _all_vars(arr):
+    """An array of Vars: a fastad.Array (of entries, not constants) or an
+    object array of Vars."""
+    if isinstance(arr, fastad.Array):
+        return all(type(e) is fastad.Var for e in arr.flat)
     return isinstance(arr, np.ndarray) and arr.dtype == object and all(
         type(e) is fastad.Var for e in arr.flat)
 

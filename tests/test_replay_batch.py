@@ -264,7 +264,7 @@ def test_batch_uses_branches_already_seen():
 ])
 def test_batch_with_a_wrong_shape(traced, bad):
     x0 = 0.5 if traced == () else np.full(traced, 0.5)
-    F = fastad.trace(lambda x: np.sum(x * x) if isinstance(x, np.ndarray) else x * x, x0)
+    F = fastad.trace(lambda x: np.sum(x * x) if isinstance(x, fastad.Array) else x * x, x0)
     with pytest.raises(ValueError) as info:
         F.value_and_grad_batch(np.ones(bad))
     assert str(bad) in str(info.value)

@@ -412,7 +412,7 @@ SHAPE_CASES = [
 @pytest.mark.parametrize("traced, given", SHAPE_CASES)
 def test_wrong_input_shape_names_both_shapes(traced, given):
     x0 = 0.5 if traced == () else np.full(traced, 0.5)
-    F = fastad.trace(lambda x: np.sum(x * x) if isinstance(x, np.ndarray) else x * x, x0)
+    F = fastad.trace(lambda x: np.sum(x * x) if isinstance(x, fastad.Array) else x * x, x0)
     bad = np.ones(given) if given != () else 1.0
     calls = [
         lambda: F(bad),

@@ -1,0 +1,1070 @@
+# Whole arrays on the tape: fastad.Array.
+#
+# An Array is a tape and an int32 NumPy array of element codes of any shape:
+# a code >= 0 is a tape entry, a code < 0 the constant -1 - code of the
+# tape's constant pool. Everything that only moves elements (views, slices,
+# reshapes, transposes, broadcasts, gathers, concatenations, assignment) is
+# the NumPy operation on the codes and records nothing; an elementwise
+# operation records one ordinary entry per output element in one C loop
+# with the rules of _ops.pxi, so the sweeps, replay, guards, pickles and
+# nesting see the same entries a loop over Vars would make. Elements that
+# are constants stay constants (an operation on constants only is folded
+# into the pool), so np.zeros_like(x) costs no entries.
+
+cdef object CODE_DTYPE = np.dtype(np.int32)   # index_t
+cdef object FLOAT_DTYPE = np.dtype(np.float64)
+
+
+cdef inline value_t code_value(const TapeData* t, index_t c) noexcept nogil:
+    """The value of an element code: an entry's value or a pooled constant."""
+    if c >= 0:
+        return t.arr.values[c]
+    return t.arr.consts[-1 - c]
+
+
+cdef int reserve(TapeData* t, count_t entries, count_t constants) except -1:
+    """Room for `entries` more entries and `constants` more constants, so that
+    a loop over an array writes them without a check per element."""
+    if entries > 0:
+        if t.n_entries + entries > t.max_entries:
+            raise OverflowError(
+                f"fastad: the tape is full at {t.max_entries} entries (entry indices are "
+                f"32-bit); differentiate a smaller computation or split it")
+        while t.capacity < t.n_entries + entries:
+            grow_entries(t)
+    if constants > 0:
+        if t.n_consts + constants > t.max_entries:
+            raise OverflowError(
+                f"fastad: the tape's constant pool is full at {t.max_entries} constants")
+        while t.consts_capacity < t.n_consts + constants:
+            grow_constants(t)
+    return 0
+
+
+cdef inline index_t fold_constant(TapeData* t, value_t v) except? 0:
+    """The code of a new pooled constant v."""
+    return -1 - push_constant(t, v)
+
+
+# ---- operands as codes ------------------------------------------------------------
+
+cdef Tape recording_tape_of(object x):
+    """The tape of a Var or Array (None for anything else)."""
+    if type(x) is Array:
+        return (<Array>x).tape
+    if type(x) is Var:
+        return (<Var>x).tape
+    return None
+
+
+cdef Tape innermost(Tape a, Tape b):
+    """Of two tapes met in one operation, the one to record on: the same
+    tape, or the inner one when one encloses the other (nesting)."""
+    cdef Py_ssize_t pa, pb
+    if b is None or a is b:
+        a.check_recording()
+        return a
+    if a is None:
+        b.check_recording()
+        return b
+    a.check_recording()
+    b.check_recording()
+    pa = stack_position(a)
+    pb = stack_position(b)
+    if pa < 0 or pb < 0:
+        raise TapeError("an operation combined Vars of two unrelated tapes")
+    return a if pa > pb else b
+
+
+cdef index_t var_code(Tape tape, Var v) except? -1:
+    if v.tape is not tape:
+        if v.tape is None:
+            raise TapeError("this Var was not made by a tape (use a transform or Tape.var)")
+        innermost(tape, v.tape)  # raises for finished or unrelated tapes
+        return tape.capture(v).index
+    return v.index
+
+
+cdef cnp.ndarray pooled_codes(Tape tape, cnp.ndarray values):
+    """Codes of a float array's elements, pooled as constants in one copy."""
+    cdef cnp.ndarray flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    cdef count_t n = flat.shape[0], k, first
+    cdef TapeData* t = &tape.data
+    reserve(t, 0, n)
+    first = t.n_consts
+    if n > 0:
+        memcpy(t.arr.consts + first, cnp.PyArray_DATA(flat), n * sizeof(value_t))
+    t.n_consts = first + n
+    out = np.arange(-1 - first, -1 - first - n, -1, dtype=np.int32)
+    return out.reshape(np.shape(values))
+
+
+cdef cnp.ndarray captured_codes(Tape tape, Array a):
+    """Codes on `tape` for an Array of an enclosing tape (nesting): each
+    element captured once."""
+    cdef cnp.ndarray src = np.ascontiguousarray(a.codes).reshape(-1)
+    cdef cnp.ndarray out = np.empty(src.shape[0], dtype=np.int32)
+    cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(src)
+    cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
+    cdef count_t k
+    cdef TapeData* outer = &a.tape.data
+    for k in range(src.shape[0]):
+        if s[k] >= 0:
+            d[k] = tape.capture(make_var(a.tape, s[k], outer.arr.values[s[k]])).index
+        else:
+            d[k] = fold_constant(&tape.data, outer.arr.consts[-1 - s[k]])
+    return out.reshape(np.shape(a.codes))
+
+
+cdef cnp.ndarray object_codes(Tape tape, cnp.ndarray items):
+    """Codes of an object array of Vars, Arrays' elements and real numbers."""
+    cdef cnp.ndarray flat = items.reshape(-1)
+    cdef cnp.ndarray out = np.empty(flat.shape[0], dtype=np.int32)
+    cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
+    cdef count_t k
+    for k in range(flat.shape[0]):
+        item = flat[k]
+        if type(item) is Var:
+            d[k] = var_code(tape, <Var>item)
+        else:
+            number = as_real_number_or_none(item)
+            if number is None:
+                return None
+            d[k] = fold_constant(&tape.data, number)
+    return out.reshape(np.shape(items))
+
+
+cdef object operand_codes(Tape tape, object x):
+    """x as element codes on tape (a 0-d array for a scalar), or None when x
+    is no real operand (complex values, strings, other objects)."""
+    cdef value_t c
+    if type(x) is Array:
+        if (<Array>x).tape is tape:
+            return (<Array>x).codes
+        return captured_codes(tape, <Array>x)
+    if type(x) is Var:
+        return np.array(var_code(tape, <Var>x), dtype=np.int32)
+    if type(x) is float or type(x) is int or isinstance(x, (float, int, np.floating, np.integer, np.bool_)):
+        return np.array(fold_constant(&tape.data, float(x)), dtype=np.int32)
+    if type(x) is Mask:
+        return (<Mask>x).as_codes(tape)
+    if isinstance(x, (list, tuple)):
+        if any(type(item) is Array or type(item) is Mask for item in x):
+            x = stack_operands(tape, list(x))
+            return x
+        try:
+            x = np.asarray(x)
+        except ValueError:
+            return None
+    if isinstance(x, np.ndarray):
+        reject_array_subclass(x, "fastad.Array")
+        kind = x.dtype.kind
+        if kind in "biuf":
+            return pooled_codes(tape, x)
+        if kind == "O":
+            return object_codes(tape, x)
+    return None
+
+
+cdef object stack_operands(Tape tape, list items):
+    """Codes of a list holding Arrays among other operands (np.array([a, b]) style)."""
+    parts = []
+    for item in items:
+        codes = operand_codes(tape, item)
+        if codes is None:
+            return None
+        parts.append(codes)
+    try:
+        return np.stack(np.broadcast_arrays(*parts)) if parts else np.empty(0, dtype=np.int32)
+    except ValueError:
+        return None
+
+
+cdef Tape tape_of_operands(object a, object b):
+    """The tape an operation of a and b records on."""
+    return innermost(recording_tape_of(a), recording_tape_of(b))
+
+
+# ---- the recording loops ----------------------------------------------------------
+
+cdef Array make_array(Tape tape, cnp.ndarray codes):
+    cdef Array a = Array.__new__(Array)
+    a.tape = tape
+    a.codes = codes
+    return a
+
+
+cdef object wrap_codes(Tape tape, object codes):
+    """An Array for codes, or the Var or float of a 0-d result (NumPy gives a
+    scalar there)."""
+    cdef index_t c
+    if np.ndim(codes) == 0:
+        c = <index_t>int(codes)
+        if c >= 0:
+            return make_var(tape, c, tape.data.arr.values[c])
+        return tape.data.arr.consts[-1 - c]
+    return make_array(tape, <cnp.ndarray>codes)
+
+
+cdef cnp.ndarray record_unary_codes(Tape tape, int op, cnp.ndarray codes):
+    """One entry per element: op of each element, as new codes."""
+    cdef cnp.ndarray src = np.ascontiguousarray(codes)
+    cdef cnp.ndarray out = np.empty(np.shape(codes), dtype=np.int32)
+    cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(src)
+    cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
+    cdef count_t k, n = src.size, e
+    cdef TapeData* t = &tape.data
+    cdef index_t c
+    cdef value_t x
+    reserve(t, n, 0)
+    e = t.n_entries
+    for k in range(n):
+        c = s[k]
+        if c >= 0:
+            x = t.arr.values[c]
+            t.arr.ops[e] = <op_t>op
+            t.arr.arg0[e] = c
+            t.arr.arg1[e] = 0
+            t.arr.values[e] = unary_rule(op, x, 0.0, False)
+            d[k] = <index_t>e
+            e += 1
+        else:
+            d[k] = fold_constant(t, unary_rule(op, t.arr.consts[-1 - c], 0.0, False))
+    t.n_entries = e
+    return out
+
+
+cdef inline count_t record_binary_element(TapeData* t, int vv_op, index_t ca, index_t cb,
+                                          index_t* d, count_t e) except -1:
+    """Write the entry of (ca op cb) at e, or fold a constant; the next e."""
+    cdef value_t va, vb
+    if ca >= 0:
+        va = t.arr.values[ca]
+        if cb >= 0:
+            vb = t.arr.values[cb]
+            t.arr.ops[e] = <op_t>vv_op
+            t.arr.arg0[e] = ca
+            t.arr.arg1[e] = cb
+        else:
+            vb = t.arr.consts[-1 - cb]
+            t.arr.ops[e] = <op_t>(vv_op + KIND_VC)
+            t.arr.arg0[e] = ca
+            t.arr.arg1[e] = -1 - cb
+    elif cb >= 0:
+        va = t.arr.consts[-1 - ca]
+        vb = t.arr.values[cb]
+        t.arr.ops[e] = <op_t>(vv_op + KIND_CV)
+        t.arr.arg0[e] = -1 - ca
+        t.arr.arg1[e] = cb
+    else:
+        d[0] = fold_constant(t, binary_rule(vv_op, t.arr.consts[-1 - ca],
+                                            t.arr.consts[-1 - cb], 0.0, VALUE))
+        return e
+    t.arr.values[e] = binary_rule(vv_op, va, vb, 0.0, VALUE)
+    d[0] = <index_t>e
+    return e + 1
+
+
+cdef cnp.ndarray record_binary_codes(Tape tape, int vv_op, cnp.ndarray ca, cnp.ndarray cb):
+    """One entry per element of the broadcast of ca and cb."""
+    cdef cnp.ndarray sa, sb, out
+    cdef count_t k, n, e, step_a = 1, step_b = 1
+    cdef TapeData* t = &tape.data
+    if ca.ndim == cb.ndim and ca.shape == cb.shape:
+        shape = np.shape(ca)
+    elif ca.size == 1 and ca.ndim <= cb.ndim:
+        shape = np.shape(cb)
+        step_a = 0
+    elif cb.size == 1 and cb.ndim <= ca.ndim:
+        shape = np.shape(ca)
+        step_b = 0
+    else:
+        shape = broadcast_shape(np.shape(ca), np.shape(cb))
+        ca = np.broadcast_to(ca, shape)
+        cb = np.broadcast_to(cb, shape)
+    sa = np.ascontiguousarray(ca)
+    sb = np.ascontiguousarray(cb)
+    out = np.empty(shape, dtype=np.int32)
+    cdef const index_t* pa = <const index_t*>cnp.PyArray_DATA(sa)
+    cdef const index_t* pb = <const index_t*>cnp.PyArray_DATA(sb)
+    cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
+    n = out.size
+    reserve(t, n, 0)
+    e = t.n_entries
+    for k in range(n):
+        e = record_binary_element(t, vv_op, pa[k * step_a], pb[k * step_b], d + k, e)
+    t.n_entries = e
+    return out
+
+
+cdef tuple broadcast_shape(tuple a, tuple b):
+    """NumPy's broadcast shape, with NumPy's error naming both shapes."""
+    try:
+        return np.broadcast_shapes(a, b)
+    except ValueError:
+        raise ValueError(
+            f"operands could not be broadcast together with shapes {a} {b}") from None
+
+
+cdef object fold_codes(Tape tape, int vv_op, cnp.ndarray rows):
+    """Fold op along the last axis of a 2-D code array, left to right: one
+    code per row (an empty row gives `empty` codes: see reduce_codes)."""
+    cdef cnp.ndarray src = np.ascontiguousarray(rows)
+    cdef count_t m = src.shape[0], k = src.shape[1], i, j, e
+    cdef cnp.ndarray out = np.empty(m, dtype=np.int32)
+    cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(src)
+    cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
+    cdef TapeData* t = &tape.data
+    cdef index_t acc
+    reserve(t, m * (k - 1) if k > 1 else 0, 0)
+    e = t.n_entries
+    for i in range(m):
+        acc = s[i * k]
+        for j in range(1, k):
+            e = record_binary_element(t, vv_op, acc, s[i * k + j], &acc, e)
+        d[i] = acc
+    t.n_entries = e
+    return out
+
+
+cdef object reduce_codes(Tape tape, int vv_op, cnp.ndarray codes, object axis,
+                         bint keepdims, double empty, str name):
+    """Reduce codes over axis (None: all) with op folded left to right."""
+    ndim = codes.ndim
+    if axis is None:
+        axes = tuple(range(ndim))
+    else:
+        axes = normalize_axes(axis, ndim, name)
+    kept = [k for k in range(ndim) if k not in axes]
+    moved = np.transpose(codes, kept + list(axes)) if axes else codes
+    out_shape = tuple(codes.shape[k] for k in kept)
+    n_rows = 1
+    for size in out_shape:
+        n_rows *= size
+    n_reduced = 1
+    for k in axes:
+        n_reduced *= codes.shape[k]
+    if n_reduced == 0:
+        if empty != empty:  # no identity: max and min of nothing
+            raise ValueError(f"zero-size array to reduction operation {name} which has "
+                             f"no identity")
+        result = np.full(n_rows, fold_constant(&tape.data, empty), dtype=np.int32)
+    else:
+        result = fold_codes(tape, vv_op, np.reshape(moved, (n_rows, n_reduced)))
+    result = result.reshape(out_shape)
+    if keepdims:
+        result = result.reshape(tuple(1 if k in axes else codes.shape[k] for k in range(ndim)))
+    return result
+
+
+cdef tuple normalize_axes(object axis, int ndim, str name):
+    if isinstance(axis, (tuple, list)):
+        items = list(axis)
+    else:
+        items = [axis]
+    out = []
+    for item in items:
+        try:
+            k = operator_index(item)
+        except TypeError:
+            raise TypeError(f"{name}: axis must be an integer or a tuple of integers, "
+                            f"got {item!r}") from None
+        if not -ndim <= k < ndim:
+            raise np.exceptions.AxisError(k, ndim)
+        k %= ndim
+        if k in out:
+            raise ValueError(f"{name}: duplicate value in 'axis'")
+        out.append(k)
+    return tuple(sorted(out))
+
+
+cdef cnp.ndarray matmul_codes(Tape tape, cnp.ndarray a, cnp.ndarray b):
+    """Codes of a @ b for 2-D codes (m, k) and (k, n): each output a fold of
+    k products."""
+    cdef count_t m = a.shape[0], kk = a.shape[1], n = b.shape[1], i, j, l, e
+    cdef cnp.ndarray sa = np.ascontiguousarray(a)
+    cdef cnp.ndarray sb = np.ascontiguousarray(b.T)   # rows of b.T: columns of b
+    cdef cnp.ndarray out = np.empty((m, n), dtype=np.int32)
+    cdef const index_t* pa = <const index_t*>cnp.PyArray_DATA(sa)
+    cdef const index_t* pb = <const index_t*>cnp.PyArray_DATA(sb)
+    cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
+    cdef TapeData* t = &tape.data
+    cdef index_t acc, term
+    if kk == 0:
+        out[...] = fold_constant(t, 0.0)
+        return out
+    reserve(t, m * n * (2 * kk - 1), 0)
+    e = t.n_entries
+    for i in range(m):
+        for j in range(n):
+            e = record_binary_element(t, OP_MULTIPLY_VV, pa[i * kk], pb[j * kk], &acc, e)
+            for l in range(1, kk):
+                e = record_binary_element(t, OP_MULTIPLY_VV, pa[i * kk + l], pb[j * kk + l],
+                                          &term, e)
+                e = record_binary_element(t, OP_ADD_VV, acc, term, &acc, e)
+            d[i * n + j] = acc
+    t.n_entries = e
+    return out
+
+
+cdef object matmul_operands(Tape tape, cnp.ndarray a, cnp.ndarray b):
+    """Codes of a @ b with NumPy's matmul rules for 1-D and 2-D operands."""
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: Input operand does not have enough dimensions")
+    if a.ndim > 2 or b.ndim > 2:
+        return None
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+    if a2.shape[1] != b2.shape[0]:
+        raise ValueError(
+            f"matmul: Input operand 1 has a mismatch in its core dimension 0, with "
+            f"gufunc signature (n?,k),(k,m?)->(n?,m?) (size {b2.shape[0]} is different "
+            f"from {a2.shape[1]}) (shapes {np.shape(a)} and {np.shape(b)})")
+    out = matmul_codes(tape, a2, b2)
+    if a.ndim == 1 and b.ndim == 1:
+        return out.reshape(())
+    if a.ndim == 1:
+        return out.reshape(-1)
+    if b.ndim == 1:
+        return out.reshape(-1)
+    return out
+
+
+cdef cnp.ndarray gather_values(Tape tape, cnp.ndarray codes):
+    """The values of codes, as a float64 array of their shape."""
+    cdef cnp.ndarray src = np.ascontiguousarray(codes)
+    cdef cnp.ndarray out = np.empty(np.shape(codes), dtype=np.float64)
+    cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(src)
+    cdef double* d = <double*>cnp.PyArray_DATA(out)
+    cdef count_t k
+    cdef TapeData* t = &tape.data
+    for k in range(src.size):
+        d[k] = code_value(t, s[k])
+    return out
+
+
+cdef cnp.ndarray object_elements(Tape tape, cnp.ndarray codes):
+    """The object array of Vars (and floats for constant elements) of codes."""
+    cdef cnp.ndarray src = np.ascontiguousarray(codes).reshape(-1)
+    cdef cnp.ndarray out = np.empty(src.shape[0], dtype=object)
+    cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(src)
+    cdef count_t k
+    cdef TapeData* t = &tape.data
+    cdef index_t c
+    for k in range(src.shape[0]):
+        c = s[k]
+        if c >= 0:
+            out[k] = make_var(tape, c, t.arr.values[c])
+        else:
+            out[k] = t.arr.consts[-1 - c]
+    return out.reshape(np.shape(codes))
+
+
+# ---- the operations an Array records -----------------------------------------------
+
+cdef object array_unary(int op, Array a):
+    a.tape.check_recording()
+    return wrap_codes(a.tape, record_unary_codes(a.tape, op, a.codes))
+
+
+cdef object array_binary(int vv_op, object a, object b):
+    """a (op) b where one of them is an Array: an Array (or NotImplemented
+    for operands that are not real: complex values, strings, ...)."""
+    cdef Tape tape = tape_of_operands(a, b)
+    ca = operand_codes(tape, a)
+    cb = operand_codes(tape, b) if ca is not None else None
+    if ca is None or cb is None:
+        other = a if ca is None else b
+        if is_complex_like(other):
+            # Complex values: NumPy's object loops on the Vars make ComplexVars.
+            ufunc = NUMPY_UFUNCS.get(vv_op)
+            if ufunc is not None:
+                return ufunc(as_object_operand(a), as_object_operand(b))
+        return NotImplemented
+    return wrap_codes(tape, record_binary_codes(tape, vv_op, ca, cb))
+
+
+cdef bint is_complex_like(object x):
+    """A complex number or ComplexVar, or an array or list that holds some."""
+    if PyComplex_Check(x) or isinstance(x, np.complexfloating) or type(x) is ComplexVar:
+        return True
+    if isinstance(x, (np.ndarray, list, tuple)):
+        try:
+            arr = np.asarray(x)
+        except ValueError:
+            return False
+        if arr.dtype.kind == "c":
+            return True
+        if arr.dtype == object:
+            return any(type(item) is ComplexVar or PyComplex_Check(item)
+                       or isinstance(item, np.complexfloating) for item in arr.reshape(-1))
+    return False
+
+
+cdef object array_matmul(object a, object b):
+    cdef Tape tape = tape_of_operands(a, b)
+    ca = operand_codes(tape, a)
+    cb = operand_codes(tape, b)
+    if ca is None or cb is None:
+        return NotImplemented
+    codes = matmul_operands(tape, ca, cb)
+    if codes is None:
+        return np.matmul(as_object_operand(a), as_object_operand(b))
+    return wrap_codes(tape, codes)
+
+
+cdef object as_object_operand(object x):
+    """x with Arrays (also inside lists and tuples) as object arrays of Vars,
+    for the exact fallback through NumPy's object loops."""
+    if type(x) is Array:
+        return (<Array>x).__array__()
+    if type(x) is Mask:
+        return (<Mask>x).__array__()
+    if type(x) is list or type(x) is tuple:
+        return type(x)(as_object_operand(item) for item in x)
+    if type(x) is dict:
+        return {key: as_object_operand(item) for key, item in x.items()}
+    return x
+
+
+_FLOAT_MESSAGE = (
+    "{what} would drop the derivative of a fastad.Array. Use a.value for its "
+    "numbers (a constant), or the fastad or NumPy functions to keep it on the tape")
+
+
+@cython.final
+cdef class Array:
+    """A differentiable array: an array of tape entries.
+
+    What a real array argument becomes inside ``grad``, ``trace`` and the
+    other transforms, what ``Tape.var(array)`` returns and what
+    ``fastad.asarray`` makes. NumPy code on it (arithmetic, ufuncs,
+    reductions, products, indexing, assignment) is recorded in compiled
+    loops with no Python object per element; an integer index gives a
+    ``Var``.
+
+    Attributes
+    ----------
+    shape : tuple of int
+    ndim : int
+    size : int
+    dtype : numpy.dtype
+        Always float64.
+    value : numpy.ndarray
+        The values, a float64 array (a constant to the tape).
+    """
+
+    cdef Tape tape
+    cdef cnp.ndarray codes
+    # Above Var's, so that NumPy operands defer to the Array's methods.
+    __array_priority__ = 2000.0
+
+    def __init__(self, *args, **kwargs):
+        raise TypeError(
+            "fastad.Array cannot be created directly: use fastad.asarray, the "
+            "transforms, Tape.var or fastad.zeros")
+
+    # ---- attributes -----------------------------------------------------------
+
+    @property
+    def shape(self):
+        """The shape, a tuple."""
+        return (<object>self.codes).shape
+
+    @property
+    def ndim(self):
+        """The number of dimensions."""
+        return self.codes.ndim
+
+    @property
+    def size(self):
+        """The number of elements."""
+        return self.codes.size
+
+    @property
+    def dtype(self):
+        """float64: the type of every element's value."""
+        return FLOAT_DTYPE
+
+    @property
+    def T(self):
+        """The transpose (a view: no entries)."""
+        return make_array(self.tape, self.codes.T)
+
+    @property
+    def flat(self):
+        """The elements as a 1-D Array (a view where the layout allows)."""
+        return make_array(self.tape, self.codes.reshape(-1))
+
+    @property
+    def value(self):
+        """The values as a float64 array: a constant to the tape."""
+        return gather_values(self.tape, self.codes)
+
+    @property
+    def real(self):
+        return self
+
+    @property
+    def imag(self):
+        return make_array(self.tape, np.full((<object>self.codes).shape,
+                                             fold_constant(&self.tape.data, 0.0),
+                                             dtype=np.int32))
+
+    def conjugate(self):
+        """The complex conjugate of a real array: itself."""
+        return self
+
+    conj = conjugate
+
+    def __len__(self):
+        if self.codes.ndim == 0:
+            raise TypeError("len() of unsized object")
+        return (<object>self.codes).shape[0]
+
+    def __iter__(self):
+        if self.codes.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        for k in range((<object>self.codes).shape[0]):
+            yield self[k]
+
+    def __repr__(self):
+        body = np.array2string(self.value, separator=", ", prefix="fastad.Array(")
+        return f"fastad.Array({body})"
+
+    def __bool__(self):
+        if self.codes.size == 1:
+            return bool(wrap_codes(self.tape, self.codes.reshape(())))
+        raise ValueError("The truth value of an array with more than one element is "
+                         "ambiguous. Use a.any() or a.all()")
+
+    def __float__(self):
+        raise TypeError(_FLOAT_MESSAGE.format(what="float(a)"))
+
+    def __int__(self):
+        raise TypeError(_FLOAT_MESSAGE.format(what="int(a)"))
+
+    def __complex__(self):
+        raise TypeError(_FLOAT_MESSAGE.format(what="complex(a)"))
+
+    def __index__(self):
+        raise TypeError("a fastad.Array cannot be used as an index")
+
+    def __hash__(self):
+        raise TypeError("unhashable type: 'fastad.Array'")
+
+    def __array__(self, dtype=None, copy=None):
+        """The object array of Vars (the exact fallback for NumPy functions
+        fastad does not record in compiled loops)."""
+        if dtype is not None and np.dtype(dtype) != np.dtype(object):
+            raise TypeError(_FLOAT_MESSAGE.format(what=f"np.asarray(a, dtype={np.dtype(dtype)})"))
+        return object_elements(self.tape, self.codes)
+
+    def astype(self, dtype, *args, **kwargs):
+        """An Array for float dtypes would drop the derivative: only object
+        (the object array of Vars) is allowed."""
+        if np.dtype(dtype) == np.dtype(object):
+            return self.__array__()
+        raise TypeError(_FLOAT_MESSAGE.format(what=f"a.astype({np.dtype(dtype)})"))
+
+    def tolist(self):
+        """Nested lists of Vars (and floats for constant elements)."""
+        return self.__array__().tolist()
+
+    def __reduce__(self):
+        raise TypeError("a fastad.Array cannot be pickled (it is part of a recording "
+                        "in progress); pickle a.value, or a traced Function")
+
+    # ---- indexing ---------------------------------------------------------------
+
+    def __getitem__(self, key):
+        cdef Py_ssize_t k, n
+        cdef index_t c
+        if type(key) is int and self.codes.ndim == 1:
+            n = (<object>self.codes).shape[0]
+            k = key
+            if k < 0:
+                k += n
+            if k < 0 or k >= n:
+                raise IndexError(f"index {key} is out of bounds for axis 0 with size {n}")
+            c = (<index_t*>cnp.PyArray_GETPTR1(self.codes, k))[0]
+            if c >= 0:
+                return make_var(self.tape, c, self.tape.data.arr.values[c])
+            return self.tape.data.arr.consts[-1 - c]
+        key = index_key(key)
+        return wrap_codes(self.tape, self.codes[key])
+
+    def __setitem__(self, key, value):
+        cdef Tape tape = innermost(self.tape, recording_tape_of(value))
+        if tape is not self.tape:
+            raise TapeError("an Array of an enclosing transform cannot hold Vars of an "
+                            "inner one; build the result as a new array instead")
+        if type(key) is Mask:
+            self.codes[...] = (<Mask>key).select_codes(tape, value, self.codes)
+            return
+        codes = operand_codes(tape, value)
+        if codes is None:
+            raise TypeError(f"cannot assign {describe(value)} into a fastad.Array: "
+                            f"expected real numbers, Vars or Arrays")
+        self.codes[index_key(key)] = codes
+
+    # ---- arithmetic ---------------------------------------------------------------
+
+    def __add__(self, other):
+        return array_binary(OP_ADD_VV, self, other)
+
+    def __radd__(self, other):
+        return array_binary(OP_ADD_VV, other, self)
+
+    def __sub__(self, other):
+        return array_binary(OP_SUBTRACT_VV, self, other)
+
+    def __rsub__(self, other):
+        return array_binary(OP_SUBTRACT_VV, other, self)
+
+    def __mul__(self, other):
+        return array_binary(OP_MULTIPLY_VV, self, other)
+
+    def __rmul__(self, other):
+        return array_binary(OP_MULTIPLY_VV, other, self)
+
+    def __truediv__(self, other):
+        return array_binary(OP_DIVIDE_VV, self, other)
+
+    def __rtruediv__(self, other):
+        return array_binary(OP_DIVIDE_VV, other, self)
+
+    def __floordiv__(self, other):
+        return array_binary(OP_FLOOR_DIVIDE_VV, self, other)
+
+    def __rfloordiv__(self, other):
+        return array_binary(OP_FLOOR_DIVIDE_VV, other, self)
+
+    def __mod__(self, other):
+        return array_binary(OP_REMAINDER_VV, self, other)
+
+    def __rmod__(self, other):
+        return array_binary(OP_REMAINDER_VV, other, self)
+
+    def __pow__(self, other, modulo=None):
+        if modulo is not None:
+            return NotImplemented
+        if type(other) is int and other == 2:
+            return array_unary(OP_SQUARE, self)
+        return array_binary(OP_POWER_VV, self, other)
+
+    def __rpow__(self, other, modulo=None):
+        if modulo is not None:
+            return NotImplemented
+        return array_binary(OP_POWER_VV, other, self)
+
+    def __matmul__(self, other):
+        return array_matmul(self, other)
+
+    def __rmatmul__(self, other):
+        return array_matmul(other, self)
+
+    def __neg__(self):
+        return array_unary(OP_NEG, self)
+
+    def __pos__(self):
+        return self
+
+    def __abs__(self):
+        return array_unary(OP_ABS, self)
+
+    # ---- comparisons: Masks ---------------------------------------------------------
+
+    def __lt__(self, other):
+        return compare_arrays(self, other, Py_LT)
+
+    def __le__(self, other):
+        return compare_arrays(self, other, Py_LE)
+
+    def __gt__(self, other):
+        return compare_arrays(self, other, Py_GT)
+
+    def __ge__(self, other):
+        return compare_arrays(self, other, Py_GE)
+
+    def __eq__(self, other):
+        return compare_arrays(self, other, Py_EQ)
+
+    def __ne__(self, other):
+        return compare_arrays(self, other, Py_NE)
+
+    # ---- NumPy's protocols ------------------------------------------------------------
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return array_function(func, types, args, kwargs)
+
+    # ---- methods of ndarray -----------------------------------------------------------
+
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False):
+        """Sum of elements (over axis), recorded."""
+        return array_sum(self, axis, dtype, out, keepdims)
+
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False):
+        """Mean of elements (over axis), recorded."""
+        return array_mean(self, axis, dtype, out, keepdims)
+
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False):
+        """Product of elements (over axis), recorded."""
+        return array_reduce(self, OP_MULTIPLY_VV, axis, out, keepdims, 1.0, "prod")
+
+    def max(self, axis=None, out=None, keepdims=False):
+        """Maximum (over axis), recorded with the maximum rule (no guard)."""
+        return array_reduce(self, OP_MAXIMUM_VV, axis, out, keepdims, libm.NAN, "maximum")
+
+    def min(self, axis=None, out=None, keepdims=False):
+        """Minimum (over axis), recorded with the minimum rule (no guard)."""
+        return array_reduce(self, OP_MINIMUM_VV, axis, out, keepdims, libm.NAN, "minimum")
+
+    def dot(self, other):
+        """The dot product (np.dot), recorded."""
+        return array_dot(self, other)
+
+    def reshape(self, *shape, order="C"):
+        """The same elements in a new shape (no entries)."""
+        if len(shape) == 1 and not isinstance(shape[0], int):
+            shape = shape[0]
+        return make_array(self.tape, self.codes.reshape(shape, order=order))
+
+    def ravel(self, order="C"):
+        """The elements as a 1-D Array (no entries)."""
+        return make_array(self.tape, self.codes.ravel(order=order))
+
+    def flatten(self, order="C"):
+        """A 1-D copy of the elements (no entries)."""
+        return make_array(self.tape, self.codes.flatten(order=order))
+
+    def transpose(self, *axes):
+        """The axes permuted (no entries)."""
+        if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], int)):
+            axes = axes[0]
+        return make_array(self.tape, self.codes.transpose(axes) if axes else self.codes.T)
+
+    def swapaxes(self, axis1, axis2):
+        """Two axes interchanged (no entries)."""
+        return make_array(self.tape, self.codes.swapaxes(axis1, axis2))
+
+    def squeeze(self, axis=None):
+        """Length-1 axes removed (no entries)."""
+        return wrap_codes(self.tape, self.codes.squeeze(axis))
+
+    def copy(self, order="C"):
+        """A copy: assigning into it leaves this Array alone (no entries)."""
+        return make_array(self.tape, self.codes.copy(order=order))
+
+    def diagonal(self, offset=0, axis1=0, axis2=1):
+        """The diagonal (no entries)."""
+        return make_array(self.tape, self.codes.diagonal(offset, axis1, axis2).copy())
+
+    def trace(self, offset=0, axis1=0, axis2=1):
+        """Sum along the diagonal, recorded."""
+        return array_sum(self.diagonal(offset, axis1, axis2), -1, None, None, False)
+
+    def cumsum(self, axis=None):
+        """Cumulative sum (over axis), recorded."""
+        return array_cumsum(self, axis)
+
+    def clip(self, min=None, max=None):
+        """Values limited to [min, max] with the maximum and minimum rules."""
+        return array_clip(self, min, max)
+
+    def any(self, *args, **kwargs):
+        return np.any(self.__array__() != 0, *args, **kwargs)
+
+    def all(self, *args, **kwargs):
+        return np.all(self.__array__() != 0, *args, **kwargs)
+
+    def item(self, *args):
+        """The element as a Var (or float)."""
+        if not args:
+            if self.codes.size != 1:
+                raise ValueError("can only convert an array of size 1 to a Python scalar")
+            return wrap_codes(self.tape, self.codes.reshape(()))
+        return wrap_codes(self.tape, self.codes.item(*args))
+
+
+cdef object index_key(object key):
+    """An index for the codes: Masks read as bool arrays (a guard on each
+    comparison), Arrays and Vars refused with the reason."""
+    if type(key) is tuple:
+        return tuple(index_key(item) for item in key)
+    if type(key) is Mask:
+        return (<Mask>key).__array__()
+    if type(key) is Array or type(key) is Var:
+        raise TypeError("a fastad.Array or Var cannot be used as an index (the index "
+                        "would have no derivative); index with integers or with .value")
+    return key
+
+
+cdef object array_reduce(Array a, int vv_op, object axis, object out, bint keepdims,
+                         double empty, str name):
+    if out is not None:
+        raise TypeError(f"{name}: out= is not supported on a fastad.Array (results are "
+                        f"new Arrays)")
+    a.tape.check_recording()
+    return wrap_codes(a.tape, reduce_codes(a.tape, vv_op, a.codes, axis, keepdims, empty, name))
+
+
+cdef object array_sum(Array a, object axis, object dtype, object out, bint keepdims):
+    return array_reduce(a, OP_ADD_VV, axis, out, keepdims, 0.0, "sum")
+
+
+cdef object array_mean(Array a, object axis, object dtype, object out, bint keepdims):
+    cdef Array total
+    s = array_reduce(a, OP_ADD_VV, axis, out, keepdims, 0.0, "mean")
+    count = a.codes.size if axis is None else int(np.prod(
+        [a.codes.shape[k] for k in normalize_axes(axis, a.codes.ndim, "mean")]))
+    if count == 0:
+        return s * libm.NAN
+    return s / float(count)
+
+
+cdef object array_cumsum(Array a, object axis):
+    cdef cnp.ndarray codes = a.codes
+    a.tape.check_recording()
+    if axis is None:
+        codes = codes.reshape(-1)
+        axis = 0
+    k = normalize_axes(axis, codes.ndim, "cumsum")[0]
+    moved = np.moveaxis(codes, k, -1)
+    last = np.shape(moved)[moved.ndim - 1]
+    rows = np.ascontiguousarray(moved).reshape(-1, last) if moved.size else None
+    if rows is None:
+        return make_array(a.tape, codes.copy())
+    out = rows.copy()
+    cdef count_t i, j, e
+    cdef cnp.ndarray src = rows
+    cdef cnp.ndarray dst = out
+    cdef index_t* s = <index_t*>cnp.PyArray_DATA(src)
+    cdef index_t* d = <index_t*>cnp.PyArray_DATA(dst)
+    cdef count_t m = rows.shape[0], n = rows.shape[1]
+    cdef TapeData* t = &a.tape.data
+    reserve(t, m * n, 0)
+    e = t.n_entries
+    for i in range(m):
+        for j in range(1, n):
+            e = record_binary_element(t, OP_ADD_VV, d[i * n + j - 1], s[i * n + j],
+                                      d + i * n + j, e)
+    t.n_entries = e
+    return make_array(a.tape, np.moveaxis(out.reshape(moved.shape), -1, k))
+
+
+cdef object array_clip(object a, object lo, object hi):
+    if lo is not None:
+        a = array_binary(OP_MAXIMUM_VV, a, lo)
+    if hi is not None:
+        a = array_binary(OP_MINIMUM_VV, a, hi)
+    return a
+
+
+cdef object array_dot(object a, object b):
+    """np.dot: scalars multiply, 1-D and 2-D operands as matmul."""
+    if np.ndim(a) == 0 or np.ndim(b) == 0:
+        return array_binary(OP_MULTIPLY_VV, a, b)
+    if np.ndim(a) <= 2 and np.ndim(b) <= 2:
+        return array_matmul(a, b)
+    return np.dot(as_object_operand(a), as_object_operand(b))
+
+
+def asarray(obj):
+    """A fastad.Array of obj's elements.
+
+    Parameters
+    ----------
+    obj : Array, Var, number, array_like
+        An object array (or list) of Vars, numbers and Arrays, or an
+        Array. It must hold at least one Var of a recording tape.
+
+    Returns
+    -------
+    Array
+        The same elements, recorded as an Array (no entries: elements are
+        the Vars' entries, numbers become constants).
+    """
+    if type(obj) is Array:
+        return obj
+    tape = find_tape(obj)
+    if tape is None:
+        raise TypeError("fastad.asarray: no Var of a recording tape in the argument; "
+                        "an Array is made from Vars (float arrays are constants: use them "
+                        "as they are)")
+    codes = operand_codes(tape, obj)
+    if codes is None:
+        raise TypeError(f"fastad.asarray: expected Vars, Arrays and real numbers, got "
+                        f"{describe(obj)}")
+    return make_array(tape, np.asarray(codes))
+
+
+cdef Tape find_tape(object obj):
+    """The innermost recording tape among the Vars and Arrays of obj."""
+    cdef Tape found = None, t
+    if type(obj) is Array or type(obj) is Var:
+        t = recording_tape_of(obj)
+        t.check_recording()
+        return t
+    if isinstance(obj, np.ndarray) and obj.dtype != object:
+        return None
+    if isinstance(obj, (np.ndarray, list, tuple)):
+        for item in (obj.reshape(-1) if isinstance(obj, np.ndarray) else obj):
+            t = find_tape(item)
+            if t is not None:
+                found = t if found is None else innermost(found, t)
+    return found
+
+
+cdef Tape current_tape():
+    """This thread's innermost recording tape."""
+    cdef list stack = active_tapes()
+    cdef Tape tape
+    for k in range(len(stack) - 1, -1, -1):
+        tape = stack[k]()
+        if tape is not None and tape.recording:
+            return tape
+    raise TapeError("fastad.zeros and fastad.empty make Arrays of the recording tape: "
+                    "call them inside a transform or a `with fastad.Tape()` block")
+
+
+def zeros(shape):
+    """A writable Array of zeros on the recording tape (no entries).
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+
+    Returns
+    -------
+    Array
+        Constants 0.0; assign Vars and Arrays into it
+        (``r = fastad.zeros(n); r[0] = x[0] - 1.0``).
+    """
+    return full_array(current_tape(), shape, 0.0)
+
+
+def empty(shape):
+    """A writable Array on the recording tape (as fastad.zeros: its elements
+    are 0.0 until assigned).
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+
+    Returns
+    -------
+    Array
+    """
+    return full_array(current_tape(), shape, 0.0)
+
+
+cdef Array full_array(Tape tape, object shape, object fill):
+    codes = operand_codes(tape, fill)
+    if codes is None:
+        raise TypeError(f"fill value must be a real number, a Var or an Array, "
+                        f"got {describe(fill)}")
+    return make_array(tape, np.array(np.broadcast_to(codes, shape), dtype=np.int32))
