@@ -312,6 +312,7 @@ def test_allocation_failure_during_a_long_recording(stress):
     assert allocations >= 4 * 7  # at least 7 doublings of four arrays
 
 
+@pytest.mark.rss
 def test_failures_in_a_loop_leave_nothing_behind(stress):
     # The same failing calls many times over: the library (its spare arrays
     # and buffer pool) keeps working, results stay exact, and no memory is

@@ -1282,11 +1282,16 @@ def _child(argv):
     warnings.simplefilter("ignore")
     np.seterr(all="ignore")
     faulthandler.enable()  # a crash prints where it happened (to the captured stderr)
-    try:
-        import resource
-        resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
-    except (ImportError, ValueError, OSError):
-        pass
+    # Not under AddressSanitizer (.ci/sanitize): its shadow memory alone
+    # reserves terabytes of address space, so the limit would stop every
+    # child before it starts; ASan's allocator_may_return_null plays the
+    # limit's part there.
+    if "ASAN_OPTIONS" not in os.environ:
+        try:
+            import resource
+            resource.setrlimit(resource.RLIMIT_AS, (CHILD_ADDRESS_SPACE, CHILD_ADDRESS_SPACE))
+        except (ImportError, ValueError, OSError):
+            pass
     if argv[0] == "replay":
         master, index = int(argv[1]), int(argv[2])
         seeds = seed_functions()
