@@ -206,6 +206,60 @@ cdef object wrap_codes(Tape tape, object codes):
     return make_array(tape, <cnp.ndarray>codes)
 
 
+cdef inline bint all_entries(const index_t* c, count_t n) noexcept nogil:
+    """Whether every code is an entry (>= 0): the sign bits or-ed together."""
+    cdef index_t bits = 0
+    cdef count_t k
+    for k in range(n):
+        bits |= c[k]
+    return bits >= 0
+
+
+cdef inline bint all_constants(const index_t* c, count_t n) noexcept nogil:
+    """Whether every code is a constant (< 0): the sign bits and-ed together."""
+    cdef index_t bits = -1
+    cdef count_t k
+    for k in range(n):
+        bits &= c[k]
+    return bits < 0
+
+
+cdef inline void gather(const TapeData* t, const index_t* c, bint entries, double* out,
+                        count_t n) noexcept nogil:
+    """out[k] = the value of code c[k]; entries: all of them are entries, else
+    all are constants."""
+    cdef count_t k
+    if entries:
+        for k in range(n):
+            out[k] = t.arr.values[c[k]]
+    else:
+        for k in range(n):
+            out[k] = t.arr.consts[-1 - c[k]]
+
+
+cdef inline void fill_operands(index_t* dst, const index_t* c, bint scalar, bint entries,
+                               count_t n) noexcept nogil:
+    """An operand column of new entries: entry indices, or pool indices of
+    constants; one code repeated for a scalar operand."""
+    cdef count_t k
+    cdef index_t first
+    if scalar:
+        first = c[0] if entries else -1 - c[0]
+        for k in range(n):
+            dst[k] = first
+    elif entries:
+        memcpy(dst, c, n * sizeof(index_t))
+    else:
+        for k in range(n):
+            dst[k] = -1 - c[k]
+
+
+cdef inline void number_entries(index_t* d, count_t first, count_t n) noexcept nogil:
+    cdef count_t k
+    for k in range(n):
+        d[k] = <index_t>(first + k)
+
+
 cdef cnp.ndarray record_unary_codes(Tape tape, int op, cnp.ndarray codes):
     """One entry per element: op of each element, as new codes."""
     cdef cnp.ndarray src = np.ascontiguousarray(codes)
@@ -218,6 +272,17 @@ cdef cnp.ndarray record_unary_codes(Tape tape, int op, cnp.ndarray codes):
     cdef value_t x
     reserve(t, n, 0)
     e = t.n_entries
+    if all_entries(s, n):
+        # the common case, in loops the compiler can vectorize: the operand
+        # values gathered into the new entries' values, the rule in place
+        gather(t, s, True, t.arr.values + e, n)
+        unary_values(op, t.arr.values + e, t.arr.values + e, n)
+        memset(t.arr.ops + e, op, n * sizeof(op_t))
+        memcpy(t.arr.arg0 + e, s, n * sizeof(index_t))
+        memset(t.arr.arg1 + e, 0, n * sizeof(index_t))
+        number_entries(d, e, n)
+        t.n_entries = e + n
+        return out
     for k in range(n):
         c = s[k]
         if c >= 0:
@@ -291,10 +356,63 @@ cdef cnp.ndarray record_binary_codes(Tape tape, int vv_op, cnp.ndarray ca, cnp.n
     n = out.size
     reserve(t, n, 0)
     e = t.n_entries
+    if n > 0 and record_uniform_binary(t, vv_op, pa, step_a == 0, pb, step_b == 0, d, n):
+        return out
     for k in range(n):
         e = record_binary_element(t, vv_op, pa[k * step_a], pb[k * step_b], d + k, e)
     t.n_entries = e
     return out
+
+
+cdef bint record_uniform_binary(TapeData* t, int vv_op, const index_t* pa, bint a_scalar,
+                                const index_t* pb, bint b_scalar, index_t* d,
+                                count_t n) except -1:
+    """The common cases of record_binary_codes in loops the compiler can
+    vectorize: each operand all entries or all constants (not both
+    constants). False (nothing written) for the others. Room for n entries
+    is reserved."""
+    cdef count_t na = 1 if a_scalar else n, nb = 1 if b_scalar else n
+    cdef count_t e = t.n_entries
+    cdef bint a_entries = all_entries(pa, na), b_entries = all_entries(pb, nb)
+    cdef int kind
+    cdef double sa, sb
+    cdef double* vals = t.arr.values + e
+    cdef double* bvals = NULL
+    if not (a_entries or all_constants(pa, na)) or not (b_entries or all_constants(pb, nb)):
+        return False
+    if a_entries and b_entries:
+        kind = KIND_VV
+    elif a_entries:
+        kind = KIND_VC
+    elif b_entries:
+        kind = KIND_CV
+    else:
+        return False  # constants only: folded element by element
+    if a_scalar and b_scalar:
+        return False
+    if not b_scalar:
+        bvals = take_buffer(n, False)
+    try:
+        if a_scalar:
+            gather(t, pa, a_entries, &sa, 1)
+            gather(t, pb, b_entries, vals, n)
+            binary_values(vv_op, &sa, True, vals, False, vals, n)
+        else:
+            gather(t, pa, a_entries, vals, n)
+            if b_scalar:
+                gather(t, pb, b_entries, &sb, 1)
+                binary_values(vv_op, vals, False, &sb, True, vals, n)
+            else:
+                gather(t, pb, b_entries, bvals, n)
+                binary_values(vv_op, vals, False, bvals, False, vals, n)
+    finally:
+        release_buffer(bvals)
+    memset(t.arr.ops + e, vv_op + kind, n * sizeof(op_t))
+    fill_operands(t.arr.arg0 + e, pa, a_scalar, a_entries, n)
+    fill_operands(t.arr.arg1 + e, pb, b_scalar, b_entries, n)
+    number_entries(d, e, n)
+    t.n_entries = e + n
+    return True
 
 
 cdef tuple broadcast_shape(tuple a, tuple b):
@@ -316,8 +434,25 @@ cdef object fold_codes(Tape tape, int vv_op, cnp.ndarray rows):
     cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
     cdef TapeData* t = &tape.data
     cdef index_t acc
+    cdef value_t total
     reserve(t, m * (k - 1) if k > 1 else 0, 0)
     e = t.n_entries
+    if vv_op == OP_ADD_VV and k > 1 and all_entries(s, m * k):
+        # sums, the common reduction: entries written without a check each
+        for i in range(m):
+            acc = s[i * k]
+            total = t.arr.values[acc]
+            for j in range(1, k):
+                total = total + t.arr.values[s[i * k + j]]
+                t.arr.ops[e] = OP_ADD_VV
+                t.arr.arg0[e] = acc
+                t.arr.arg1[e] = s[i * k + j]
+                t.arr.values[e] = total
+                acc = <index_t>e
+                e += 1
+            d[i] = acc
+        t.n_entries = e
+        return out
     for i in range(m):
         acc = s[i * k]
         for j in range(1, k):
