@@ -293,6 +293,8 @@ cdef class Tape:
             return self.nested_gradient(y, wrt)
         if isinstance(y, np.ndarray) and y.shape == ():
             y = y[()]
+        if type(wrt) is Array and type(y) is Var:
+            return self.array_gradient(<Var>y, <Array>wrt)
         self.collect_entries(wrt, wanted)
         if type(y) is Var:
             self.check_output(<Var>y)
@@ -305,6 +307,29 @@ cdef class Tape:
         finally:
             release_buffer(adj)
         return self.place(wrt, iter(values), np.float64)
+
+    cdef cnp.ndarray array_gradient(self, Var y, Array wrt):
+        """Tape.gradient with respect to one Array: a float array of its shape."""
+        cdef cnp.ndarray codes, out
+        cdef const index_t* c
+        cdef double* g
+        cdef value_t* adj
+        cdef count_t k, n, n_adj
+        if wrt.tape is not self:
+            raise TapeError("Tape.gradient: an Array in wrt was not recorded on this tape")
+        self.check_output(y)
+        codes = np.ascontiguousarray(wrt.codes)
+        out = np.empty(np.shape(wrt.codes), dtype=np.float64)
+        c = <const index_t*>cnp.PyArray_DATA(codes)
+        g = <double*>cnp.PyArray_DATA(out)
+        n = codes.size
+        adj = adjoints(self, y)
+        n_adj = <count_t>y.index + 1
+        for k in range(n):
+            # a constant element, or an entry after y: derivative 0
+            g[k] = adj[c[k]] if 0 <= c[k] < n_adj else 0.0
+        release_buffer(adj)
+        return out
 
     cdef object nested_gradient(self, object y, object wrt):
         """Tape.gradient for a block inside a recording tape: Vars of it."""
