@@ -815,14 +815,16 @@ cdef class Array:
     def __getitem__(self, key):
         cdef Py_ssize_t k, n
         cdef index_t c
-        if type(key) is int and self.codes.ndim == 1:
-            n = (<object>self.codes).shape[0]
+        # x[i] in scalar loops: as cheap as indexing an object array
+        if type(key) is int and cnp.PyArray_NDIM(self.codes) == 1:
+            n = cnp.PyArray_DIM(self.codes, 0)
             k = key
             if k < 0:
                 k += n
             if k < 0 or k >= n:
                 raise IndexError(f"index {key} is out of bounds for axis 0 with size {n}")
-            c = (<index_t*>cnp.PyArray_GETPTR1(self.codes, k))[0]
+            c = (<index_t*>(<char*>cnp.PyArray_DATA(self.codes)
+                            + k * cnp.PyArray_STRIDE(self.codes, 0)))[0]
             if c >= 0:
                 return make_var(self.tape, c, self.tape.data.arr.values[c])
             return self.tape.data.arr.consts[-1 - c]

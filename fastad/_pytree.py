@@ -564,6 +564,8 @@ def _leaf(x: Any, where: str) -> TreeDef | None:
         return None
     if kind is Array:
         return _array_leaf(ARRAY, x.shape)
+    if kind is np.ndarray and x.dtype.kind == "f":  # the common array argument
+        return _array_leaf(ARRAY, x.shape)
     if isinstance(x, np.ndarray):
         if isinstance(x, (np.ma.MaskedArray, np.matrix)):
             raise TypeError(f"{where}: {type(x).__name__} is not supported (pass np.asarray(x))")

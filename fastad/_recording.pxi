@@ -233,20 +233,25 @@ cdef class Tape:
 
     cdef Array input_array(self, cnp.ndarray values):
         """An Array of new input entries, shaped as the float64 `values`."""
-        cdef cnp.ndarray flat = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
-        cdef const double* src = <const double*>cnp.PyArray_DATA(flat)
-        cdef count_t k, n = flat.shape[0], first
+        cdef cnp.ndarray src = values if cnp.PyArray_IS_C_CONTIGUOUS(values) and \
+            cnp.PyArray_TYPE(values) == cnp.NPY_DOUBLE else np.ascontiguousarray(
+                values, dtype=np.float64)
+        cdef const double* x = <const double*>cnp.PyArray_DATA(src)
+        cdef count_t k, n = cnp.PyArray_SIZE(src), first
+        cdef cnp.ndarray codes = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(src), cnp.PyArray_DIMS(src),
+                                                   cnp.NPY_INT32, 0)
+        cdef index_t* c = <index_t*>cnp.PyArray_DATA(codes)
         self.check_recording()
         reserve(&self.data, n, 0)
         first = self.data.n_entries
-        for k in range(n):
-            self.data.arr.ops[first + k] = OP_INPUT
-            self.data.arr.arg0[first + k] = 0
-            self.data.arr.arg1[first + k] = 0
-            self.data.arr.values[first + k] = src[k]
+        memset(self.data.arr.ops + first, OP_INPUT, n * sizeof(op_t))
+        memset(self.data.arr.arg0 + first, 0, n * sizeof(index_t))
+        memset(self.data.arr.arg1 + first, 0, n * sizeof(index_t))
+        if n > 0:
+            memcpy(self.data.arr.values + first, x, n * sizeof(value_t))
+        number_entries(c, first, n)
         self.data.n_entries = first + n
-        return make_array(self, np.arange(first, first + n, dtype=np.int32).reshape(
-            np.shape(values)))
+        return make_array(self, codes)
 
     cdef object inputs_from_array(self, cnp.ndarray values):
         """Object array of new input Vars, shaped as the float64 `values`."""
@@ -485,6 +490,8 @@ def _inputs(Tape tape, object x, str where):
     (a list of numbers) standing for x, and its number of scalars. A Var
     of an enclosing transform becomes an input standing for it (nesting).
     """
+    if type(x) is np.ndarray and cnp.PyArray_TYPE(<cnp.ndarray>x) == cnp.NPY_DOUBLE:
+        return tape.input_array(<cnp.ndarray>x), (<cnp.ndarray>x).size  # the common case
     if type(x) is Array:
         x = (<Array>x).__array__()
     if isinstance(x, np.ndarray):

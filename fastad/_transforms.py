@@ -379,6 +379,8 @@ def _value_and_grad_call(f: Callable[..., Any], nums: tuple[int, ...], single: b
         tree = rec.trees[0]
         if single and tree.kind == NUMBERS and tree.container is list:
             return out.value, flat.tolist()
+        if single and tree.kind == ARRAY and tree.node is None:
+            return out.value, flat.reshape(tree.shape)
         return out.value, _one_or_tuple(rec.split(flat), single)
     y = _scalar_output(out, rec.tape, where)
     indices, values = _core._output_entries(rec.tape, [y], where)
