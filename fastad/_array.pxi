@@ -272,7 +272,7 @@ cdef cnp.ndarray record_unary_codes(Tape tape, int op, cnp.ndarray codes):
     cdef value_t x
     reserve(t, n, 0)
     e = t.n_entries
-    if all_entries(s, n):
+    if n > 0 and all_entries(s, n):
         # the common case, in loops the compiler can vectorize: the operand
         # values gathered into the new entries' values, the rule in place
         gather(t, s, True, t.arr.values + e, n)

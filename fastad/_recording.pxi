@@ -244,10 +244,10 @@ cdef class Tape:
         self.check_recording()
         reserve(&self.data, n, 0)
         first = self.data.n_entries
-        memset(self.data.arr.ops + first, OP_INPUT, n * sizeof(op_t))
-        memset(self.data.arr.arg0 + first, 0, n * sizeof(index_t))
-        memset(self.data.arr.arg1 + first, 0, n * sizeof(index_t))
-        if n > 0:
+        if n > 0:  # (an empty tape's arrays are NULL: no memset of 0 bytes there)
+            memset(self.data.arr.ops + first, OP_INPUT, n * sizeof(op_t))
+            memset(self.data.arr.arg0 + first, 0, n * sizeof(index_t))
+            memset(self.data.arr.arg1 + first, 0, n * sizeof(index_t))
             memcpy(self.data.arr.values + first, x, n * sizeof(value_t))
         number_entries(c, first, n)
         self.data.n_entries = first + n
