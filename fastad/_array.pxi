@@ -335,7 +335,7 @@ cdef cnp.ndarray record_binary_codes(Tape tape, int vv_op, cnp.ndarray ca, cnp.n
     cdef cnp.ndarray sa, sb, out
     cdef count_t k, n, e, step_a = 1, step_b = 1
     cdef TapeData* t = &tape.data
-    if ca.ndim == cb.ndim and ca.shape == cb.shape:
+    if same_shape(ca, cb):
         shape = np.shape(ca)
     elif ca.size == 1 and ca.ndim <= cb.ndim:
         shape = np.shape(cb)
@@ -415,6 +415,17 @@ cdef bint record_uniform_binary(TapeData* t, int vv_op, const index_t* pa, bint 
     return True
 
 
+cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:
+    """Whether a and b have the same shape (typed .shape is a C pointer)."""
+    cdef int k, nd = cnp.PyArray_NDIM(a)
+    if nd != cnp.PyArray_NDIM(b):
+        return False
+    for k in range(nd):
+        if cnp.PyArray_DIM(a, k) != cnp.PyArray_DIM(b, k):
+            return False
+    return True
+
+
 cdef tuple broadcast_shape(tuple a, tuple b):
     """NumPy's broadcast shape, with NumPy's error naming both shapes."""
     try:
@@ -465,6 +476,8 @@ cdef object fold_codes(Tape tape, int vv_op, cnp.ndarray rows):
 cdef object reduce_codes(Tape tape, int vv_op, cnp.ndarray codes, object axis,
                          bint keepdims, double empty, str name):
     """Reduce codes over axis (None: all) with op folded left to right."""
+    if axis is None and not keepdims and cnp.PyArray_SIZE(codes) > 0:
+        return fold_codes(tape, vv_op, np.reshape(codes, (1, -1))).reshape(())
     ndim = codes.ndim
     if axis is None:
         axes = tuple(range(ndim))
@@ -605,7 +618,12 @@ cdef object array_unary(int op, Array a):
 cdef object array_binary(int vv_op, object a, object b):
     """a (op) b where one of them is an Array: an Array (or NotImplemented
     for operands that are not real: complex values, strings, ...)."""
-    cdef Tape tape = tape_of_operands(a, b)
+    cdef Tape tape
+    if type(a) is Array and (type(b) is float or type(b) is int):
+        return array_with_number(vv_op, <Array>a, float(b), False)
+    if type(b) is Array and (type(a) is float or type(a) is int):
+        return array_with_number(vv_op, <Array>b, float(a), True)
+    tape = tape_of_operands(a, b)
     ca = operand_codes(tape, a)
     cb = operand_codes(tape, b) if ca is not None else None
     if ca is None or cb is None:
@@ -617,6 +635,41 @@ cdef object array_binary(int vv_op, object a, object b):
                 return ufunc(as_object_operand(a), as_object_operand(b))
         return NotImplemented
     return wrap_codes(tape, record_binary_codes(tape, vv_op, ca, cb))
+
+
+cdef object array_with_number(int vv_op, Array x, double number, bint reflected):
+    """x (op) number, or number (op) x: the common `2.0 * x`, `x - 1.0`
+    without making operand arrays."""
+    cdef Tape tape = x.tape
+    cdef TapeData* t = &tape.data
+    cdef cnp.ndarray src, out
+    cdef const index_t* s
+    cdef index_t* d
+    cdef index_t c
+    cdef count_t k, n, e
+    if not recording_here(tape):
+        tape.check_recording()
+    c = fold_constant(t, number)
+    src = np.ascontiguousarray(x.codes)
+    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(src), cnp.PyArray_DIMS(src), cnp.NPY_INT32, 0)
+    s = <const index_t*>cnp.PyArray_DATA(src)
+    d = <index_t*>cnp.PyArray_DATA(out)
+    n = cnp.PyArray_SIZE(src)
+    if n == 0:
+        return make_array(tape, out)
+    reserve(t, n, 0)
+    if reflected:
+        if not record_uniform_binary(t, vv_op, &c, True, s, False, d, n):
+            e = t.n_entries
+            for k in range(n):
+                e = record_binary_element(t, vv_op, c, s[k], d + k, e)
+            t.n_entries = e
+    elif not record_uniform_binary(t, vv_op, s, False, &c, True, d, n):
+        e = t.n_entries
+        for k in range(n):
+            e = record_binary_element(t, vv_op, s[k], c, d + k, e)
+        t.n_entries = e
+    return wrap_codes(tape, out)
 
 
 cdef bint is_complex_like(object x):
@@ -1056,7 +1109,7 @@ cdef object array_sum(Array a, object axis, object dtype, object out, bint keepd
 cdef object array_mean(Array a, object axis, object dtype, object out, bint keepdims):
     cdef Array total
     s = array_reduce(a, OP_ADD_VV, axis, out, keepdims, 0.0, "mean")
-    count = a.codes.size if axis is None else int(np.prod(
+    count = cnp.PyArray_SIZE(a.codes) if axis is None else int(np.prod(
         [a.codes.shape[k] for k in normalize_axes(axis, a.codes.ndim, "mean")]))
     if count == 0:
         return s * libm.NAN

@@ -560,10 +560,18 @@ cdef tuple MOVING = (
     np.take_along_axis, np.hsplit, np.vsplit, np.block,
 )
 cdef tuple METADATA = (np.shape, np.ndim, np.size)
+cdef object NP_SUM = np.sum
+cdef object NP_MEAN = np.mean
 
 
 cdef object array_function(object func, object types, tuple args, dict kwargs):
     """__array_function__ of Array and Mask."""
+    if (func is NP_SUM or func is NP_MEAN) and len(args) == 1 and not kwargs \
+            and type(args[0]) is Array:
+        # np.sum(a), np.mean(a): the most common calls, straight to the loop
+        if func is NP_SUM:
+            return array_sum(<Array>args[0], None, None, None, False)
+        return array_mean(<Array>args[0], None, None, None, False)
     for t in types:
         if t not in (Array, Mask) and not issubclass(t, np.ndarray):
             return NotImplemented
