@@ -3,7 +3,7 @@
 Run from the repository root, after building the core in place::
 
     python3 setup.py build_ext --inplace
-    python3 benchmarks/run.py            # full run (about 3 minutes), writes benchmarks/RESULTS.md
+    python3 benchmarks/run.py            # full run (about 5 minutes), writes benchmarks/RESULTS.md
     python3 benchmarks/run.py --quick    # smoke run (seconds): smaller sizes, fewer repeats
     python3 benchmarks/run.py --section arrays   # one section alone (printed)
 
