@@ -16,9 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # NumPy's and SciPy's OpenBLAS each start a thread pool at import whose
-# threads can spin on this 2-core machine; nothing timed here uses BLAS.
+# threads can spin on this 2-core machine; the scalar-loop sections use no
+# BLAS, and the whole-array section compares one thread with one thread
+# (checked with threadpoolctl there: thread_counts below).
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
+# JAX (imported later, by the sections that use it): CPU only, and XLA's CPU
+# backend on one thread (its Eigen pool off; intra-op parallelism 1).
+JAX_XLA_FLAGS = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("XLA_FLAGS", JAX_XLA_FLAGS)
 
 import numpy as np  # noqa: E402  (after the thread settings)
 
@@ -133,6 +140,30 @@ def tape_stats(f, x, repeats):
         sweep_ns=statistics.median(samples) / n * 1e9,
         sweep_best_ns=min(samples) / n * 1e9,
     )
+
+
+# ==== threads =======================================================================
+
+def thread_counts():
+    """{thread pool: threads} of the libraries loaded in this process: the
+    BLAS and OpenMP pools threadpoolctl sees, PyTorch's intra-op threads
+    when torch is loaded, and whether XLA_FLAGS asks for one thread when JAX
+    is. {"threadpoolctl": "missing"} when threadpoolctl is not installed."""
+    out = {}
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        out["threadpoolctl"] = "missing"
+    else:
+        for pool in threadpool_info():
+            name = pool.get("internal_api", "?")
+            out[name] = max(out.get(name, 0), pool.get("num_threads", 0))
+    if "torch" in sys.modules:
+        out["torch"] = sys.modules["torch"].get_num_threads()
+    if "jax" in sys.modules:
+        flags = os.environ.get("XLA_FLAGS", "")
+        out["XLA"] = 1 if "xla_cpu_multi_thread_eigen=false" in flags else "default"
+    return out
 
 
 # ==== the machine ===================================================================

@@ -10,9 +10,12 @@ import math
 from pathlib import Path
 
 import harness  # noqa: F401  (this checkout's fastad first on sys.path)
+import array_problems
+from sections.arrays import FIXED_SAMPLES, METHODS
 from fastad._timing import MIN_SAMPLE_SECONDS, format_time
 from targets import (
     ADJOINT_BYTES,
+    array_targets,
     peer_targets,
     record_targets,
     replay_targets,
@@ -209,6 +212,174 @@ def render_dispatch(plain, ops, routes):
     return lines
 
 
+# ==== whole-array NumPy code ======================================================
+
+ARRAYS_TITLE = "Whole-array NumPy code"
+
+ARRAYS_INTRO = f"""\
+NumPy functions of whole arrays, differentiated as written: the argument
+of `fastad.value_and_grad(f)` arrives as a `fastad.Array` and every
+whole-array operation is recorded in one compiled loop, one tape entry per
+element-operation (a product `X @ w` records a multiply and an add per
+multiply-add: block products are not there yet). Each figure is the time
+of **value + gradient over the time of the NumPy function f on floats** at
+the same point: each sample of the method is bracketed by samples of f and
+the cell is the **median of the per-pair ratios** (interquartile range in
+the details), garbage collector **disabled** while timing, each sample at
+least {MIN_SAMPLE_SECONDS * 1e3:g} ms (one call where a call is longer).
+Each (workload, method) runs in its **own fresh process**. BLAS and OpenMP
+are limited to one thread before NumPy is imported
+(OPENBLAS_NUM_THREADS=MKL_NUM_THREADS=OMP_NUM_THREADS=1, checked with
+threadpoolctl in every process), PyTorch by `torch.set_num_threads(1)`,
+JAX runs on the CPU with `XLA_FLAGS={harness.JAX_XLA_FLAGS}` and float64.
+One-off costs are apart: `fastad.trace` (recorded at a nearby point, then
+replayed at the point), `jax.jit`'s first call (trace + compile) and the
+CasADi MX graph and Function build. Before timing, every method's value
+and gradient are compared with fastad's (relative to the largest gradient
+component), and fastad's with central differences along
+3 random directions; a wrong one is reported, not timed.
+
+The workloads (benchmarks/array_problems.py, written once per framework in
+its idiom: NumPy, `autograd.numpy`, `torch`, `jax.numpy`, CasADi MX):
+
+- Rosenbrock `np.sum(100*(x[1:]-x[:-1]**2)**2 + (1-x[:-1])**2)`;
+- logistic loss `np.mean(np.log(1 + np.exp(-y * (X @ w)))) + 1e-3 * np.sum(w**2)`,
+  X constant with 100 columns, labels y = +-1;
+- 2-layer tanh MLP `np.mean((np.tanh(X @ W1 + b1) @ W2 + b2 - y)**2)`, X 256 x 32,
+  W1 32 x 64, W2 64 x 1, the dict {{W1, b1, W2, b2}} differentiated together.
+"""
+
+
+def installed_versions():
+    """Versions of the peers from their package metadata (nothing imported)."""
+    from importlib import metadata
+    out = []
+    for name in ("numpy", "autograd", "torch", "jax", "jaxlib", "casadi"):
+        try:
+            out.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            out.append(f"{name} missing")
+    return ", ".join(out)
+
+
+def _array_names(results):
+    return {w.key: f"{w.family} {w.size}" for w in array_problems.workloads(results.quick)}
+
+
+def _ratio(ratio):
+    return f"{ratio:,.0f}x" if ratio >= 100 else f"{ratio:.3g}x"
+
+
+def _array_cell(r):
+    return _ratio(r.ratio) if r.status == "ok" else r.status
+
+
+def render_arrays(results, plot_files, threads):
+    names = _array_names(results)
+    by = {(r.workload, r.method): r for r in results.methods}
+    keys = list(dict.fromkeys(r.workload for r in results.methods))
+    lines = [ARRAYS_INTRO,
+             "Value + gradient time / NumPy f (paired medians; lower is better):", "",
+             "| workload | NumPy f | " + " | ".join(METHODS) + " |",
+             "|---|---:|" + "---:|" * len(METHODS)]
+    for key in keys:
+        ok = [by[key, m] for m in METHODS if by[key, m].status == "ok"]
+        f_time = format_time(min(r.series.baseline_time for r in ok)) if ok else "-"
+        lines.append(f"| {names.get(key, key)} | {f_time} | "
+                     + " | ".join(_array_cell(by[key, m]) for m in METHODS) + " |")
+    lines += ["", "NumPy f: the smallest of the methods' medians of f's own samples (each "
+              "method's process times f beside it; the details give each). Peers: "
+              + installed_versions() + ". Threads seen (largest count in any process): "
+              + ", ".join(f"{k} {v}" for k, v in sorted(threads.items())) + "."]
+    lines += [""] + [f"![{title}]({name})" for title, name in plot_files]
+    lines += ["", "**Details**", "",
+              "| workload | method | value+grad | f (paired) | ratio [IQR] | one-off "
+              "| gradient error | note |",
+              "|---|---|---:|---:|---:|---:|---:|---|"]
+    for r in results.methods:
+        setup = "" if r.setup_seconds is None else f"{r.setup_seconds:.3g} s {r.setup_label}"
+        err = "" if math.isnan(r.grad_error) else (
+            f"{r.grad_error:.1e} vs " + ("central diff." if r.method == "fastad record+grad"
+                                         else "fastad"))
+        if r.status == "ok":
+            lo, hi = r.series.ratio_quartiles
+            lines.append(f"| {names.get(r.workload, r.workload)} | {r.method} "
+                         f"| {format_time(r.series.candidate_time)} "
+                         f"| {format_time(r.series.baseline_time)} "
+                         f"| **{_ratio(r.ratio)}** [{_ratio(lo)}, {_ratio(hi)}] | {setup} "
+                         f"| {err} | |")
+        else:
+            lines.append(f"| {names.get(r.workload, r.workload)} | {r.method} | {r.status} "
+                         f"| | | {setup} | {err} | {r.reason} |")
+    lines += ["", "**The tape of one recording** (`with fastad.Tape() as t: x = t.var(x0); "
+              "f(x)`): every element-operation is one entry, and the inputs are entries too; "
+              "the last column divides all of `t.nbytes` by the element-operations alone.", "",
+              "| workload | inputs | entries | element-operations | entries per input "
+              "| t.nbytes | bytes / entry | bytes / element-operation |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for t in results.tapes:
+        lines.append(f"| {names.get(t.workload, t.workload)} | {t.inputs:,} | {t.entries:,} "
+                     f"| {t.operations:,} | {t.entries / t.inputs:.1f} | {t.nbytes:,} "
+                     f"| **{t.bytes_per_entry:.2f}** | {t.bytes_per_operation:.2f} |")
+    lines += ["", "**Fixed cost of one whole-array operation while recording**: time per "
+              "operation on 10-element Arrays (`a`, `b` from `t.var`) in a fresh tape, best "
+              f"of {FIXED_SAMPLES} samples of 1,000 operations, gc off, so 10 elements' worth of loop is included; plain "
+              "NumPy on 10-element float arrays for scale.", "",
+              "| operation | route | ns per operation |", "|---|---|---:|"]
+    lines += [f"| `{c.label}` | {c.route} | {c.seconds * 1e9:,.0f} |" for c in results.fixed]
+    lines += ["", "**Calls with an ndarray argument** (paired medians, gc off; the "
+              "argument arrives as a `fastad.Array`, and scalar code indexing it gets Vars):",
+              "", "| call | divided by | ratio [IQR] | time |", "|---|---|---:|---:|"]
+    for row in results.calls:
+        lo, hi = row.series.ratio_quartiles
+        lines.append(f"| {row.label} | {row.baseline} | **{row.series.ratio:.3f}x** "
+                     f"[{lo:.3f}, {hi:.3f}] | {format_time(row.series.candidate_time)} |")
+    lines += ["", "**Targets**", ""] + target_table(array_targets(results))
+    return lines
+
+
+def plot_arrays(results, folder):
+    """Ratio to NumPy f against n for Rosenbrock, one line per method:
+    [(title, file name)], empty when matplotlib is missing."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("  matplotlib is not installed: no plot (pip install matplotlib)")
+        return []
+    sizes = {w.key: w.n for w in array_problems.workloads(results.quick)
+             if w.family == "Rosenbrock"}
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    for method in METHODS:
+        points = sorted((sizes[r.workload], r.ratio) for r in results.methods
+                        if r.method == method and r.workload in sizes and r.status == "ok")
+        if points:
+            ax.plot(*zip(*points), marker="o", label=method)
+    ax.axhline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("n (Rosenbrock as whole-array NumPy code)")
+    ax.set_ylabel("value + gradient time / NumPy f time")
+    ax.set_title("Gradient of NumPy Rosenbrock: ratio to NumPy f against n")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(folder / "arrays_rosenbrock.png", dpi=110)
+    plt.close(fig)
+    return [("Whole-array Rosenbrock: ratio to NumPy f against n", "arrays_rosenbrock.png")]
+
+
+def render_section_only(settings, info, seconds, title, body):
+    """A report of one section (run.py --section)."""
+    kind = "quick, " if settings.quick else ""
+    lines = ["# fastad benchmark results (one section)", "",
+             f"Written by `python benchmarks/run.py --section ...` ({kind}{seconds:.0f} s).", ""]
+    lines += section("Machine", [f"- {key}: {value}" for key, value in info])
+    lines += section(title, body)
+    return "\n".join(lines) + "\n"
+
+
 # ==== RESULTS.md ==================================================================
 
 # What each section of RESULTS.md says above its tables.
@@ -307,7 +478,7 @@ def render_huge_tape(result):
 
 
 def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, replay,
-                  second, complex_rows, peer_lines, huge):
+                  second, complex_rows, peer_lines, huge, array_lines=()):
     kind = "quick smoke run (`--quick`): small sizes, few repeats" if settings.quick \
         else "full run"
     lines = ["# fastad benchmark results", "",
@@ -327,6 +498,8 @@ def render_report(settings, info, checks, rows, seconds, dispatch, jacrev_rows, 
             ("A tape of 10^8 entries", render_huge_tape(huge)),
             ("Targets", target_table(record_targets(rows), "measured (median)"))):
         lines += section(title, body)
+    if array_lines:
+        lines += section(ARRAYS_TITLE, list(array_lines))
     lines += render_ab()
     lines += peer_lines
     return "\n".join(lines) + "\n"

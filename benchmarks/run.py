@@ -3,15 +3,19 @@
 Run from the repository root, after building the core in place::
 
     python3 setup.py build_ext --inplace
-    python3 benchmarks/run.py            # full run (about 3 minutes), writes benchmarks/RESULTS.md
+    python3 benchmarks/run.py            # full run (about 5 minutes), writes benchmarks/RESULTS.md
     python3 benchmarks/run.py --quick    # smoke run (seconds): smaller sizes, fewer repeats
+    python3 benchmarks/run.py --section arrays   # one section alone (printed)
 
 It benchmarks the fastad of this checkout (the repository root goes first
 on sys.path) and prints where it was imported from.
 ``--quick`` prints the report instead of overwriting RESULTS.md; give
 ``--output PATH`` to write it somewhere. The run exits with status 1 when a
 gradient check fails (no timings are taken then); missed performance
-targets are reported, not treated as failures.
+targets are reported, not treated as failures. ``--section NAME`` runs one
+section alone (with ``--quick`` at its smoke size) and prints its report,
+or writes it to ``--output``; RESULTS.md is written only by a full run of
+every section.
 
 Problems (fastad/_problems.py, shared with ``python -m fastad``, and
 benchmarks/problems.py)
@@ -20,7 +24,13 @@ benchmarks/problems.py)
     * RK4 integration of Lotka-Volterra, 1000 steps of plain scalar code,
       a least-squares loss as a function of its 4 parameters;
     * complex numbers: a quadratic-map iteration and a complex least-squares
-      loss, each against the same code on reals.
+      loss, each against the same code on reals;
+    * whole-array NumPy code (sections/arrays.py, benchmarks/array_problems.py):
+      Rosenbrock as array expressions (n = 10^2, 10^4, 10^6), a logistic loss
+      with X @ w and a 2-layer tanh MLP, value + gradient over the NumPy
+      function itself, for fastad (record, replay), autograd, PyTorch eager,
+      JAX (eager, jit) and CasADi MX, one fresh process per method, BLAS and
+      every framework on one thread.
 
 Method (fastad/_timing.py, shared with ``python -m fastad``)
     The machine this runs on is shared and its speed drifts by up to 2x
@@ -63,10 +73,11 @@ from fastad._problems import lotka_volterra_problem
 import peers
 import report
 import targets
-from sections import (checks, complex_numbers, dispatch, huge_tape, jacrev, record, replay,
-                      second_order)
+from sections import (arrays, checks, complex_numbers, dispatch, huge_tape, jacrev, record,
+                      replay, second_order)
 
 DEFAULT_OUTPUT = HERE / "RESULTS.md"
+SECTIONS = ("arrays",)  # the sections --section can run alone
 
 
 def parse_args(argv):
@@ -77,7 +88,52 @@ def parse_args(argv):
     parser.add_argument("--output", type=Path, default=None,
                         help=f"where to write the report (default {DEFAULT_OUTPUT} for "
                              f"a full run)")
+    parser.add_argument("--section", choices=SECTIONS, default=None,
+                        help="run only this section and print its report (or write it "
+                             "to --output); RESULTS.md is left alone")
     return parser.parse_args(argv)
+
+
+def plots_folder(output):
+    """Where plots go: next to the committed ones when writing RESULTS.md's
+    folder, else a temporary folder (a quick run leaves the committed plots alone)."""
+    if output is not None and output.resolve().parent == HERE:
+        return HERE
+    return Path(tempfile.mkdtemp(prefix="fastad-plots-"))
+
+
+def run_arrays(settings, plot_folder):
+    """The whole-array section: (results, report lines)."""
+    print("Whole-array NumPy code (value + gradient / NumPy f, paired, gc off; "
+          "one fresh process per method):")
+    results = arrays.run(settings.quick, in_fresh_process)
+    files = report.plot_arrays(results, plot_folder)
+    lines = report.render_arrays(results, files, arrays.thread_summary(results))
+    return results, lines
+
+
+def print_targets(judged):
+    print("Targets:")
+    for target, case, measured, met in judged:
+        print(f"  {target:<48} {case:<26} {measured:>14}  {'met' if met else 'MISSED'}")
+
+
+def main_section(args, settings, info, started):
+    """--section NAME: that section alone."""
+    output = args.output
+    plot_folder = plots_folder(output)
+    results, lines = run_arrays(settings, plot_folder)
+    print(f"  plots written to {plot_folder}")
+    text = report.render_section_only(settings, info, time.perf_counter() - started,
+                                      report.ARRAYS_TITLE, lines)
+    print_targets(targets.array_targets(results))
+    if output is None:
+        print()
+        print(text)
+    else:
+        output.write_text(text)
+        print(f"Wrote {output}")
+    return 0
 
 
 def main(argv=None):
@@ -87,6 +143,8 @@ def main(argv=None):
     started = time.perf_counter()
     print(f"fastad {fastad.__version__} from {Path(fastad.__file__).parent}")
     info = machine_info()
+    if args.section is not None:
+        return main_section(args, settings, info, started)
 
     print("Gradient checks:")
     check_results = checks.run_checks(settings, lotka_volterra_problem())
@@ -111,8 +169,8 @@ def main(argv=None):
     huge = in_fresh_process(huge_tape.measure, settings)
     huge_tape.summarize(huge)
     # A quick run leaves the committed plots alone.
-    plot_folder = HERE if output is not None and output.resolve().parent == HERE \
-        else Path(tempfile.mkdtemp(prefix="fastad-plots-"))
+    plot_folder = plots_folder(output)
+    array_results, array_lines = run_arrays(settings, plot_folder)
     print("Peers (same scalar code; pip install '.[bench]' for the optional ones):")
     peer_lines, peer_targets = in_fresh_process(peers.run_peers, settings.quick,
                                                 plot_folder)
@@ -121,13 +179,11 @@ def main(argv=None):
 
     text = report.render_report(settings, info, check_results, rows,
                                 time.perf_counter() - started, dispatch_result, jacrev_rows,
-                                replay_result, second, complex_rows, peer_lines, huge)
-    print("Targets:")
-    for target, case, measured, met in (targets.record_targets(rows)
-                                        + targets.replay_targets(*replay_result)
-                                        + targets.second_order_targets(*second)
-                                        + peer_targets):
-        print(f"  {target:<48} {case:<26} {measured:>14}  {'met' if met else 'MISSED'}")
+                                replay_result, second, complex_rows, peer_lines, huge,
+                                array_lines)
+    print_targets(targets.record_targets(rows) + targets.replay_targets(*replay_result)
+                  + targets.second_order_targets(*second) + peer_targets
+                  + targets.array_targets(array_results))
     if output is None:
         print()
         print(text)

@@ -5,6 +5,8 @@ renders them as tables and run.py prints them. Missing a target is
 reported, never treated as a failure of the run.
 """
 
+import array_problems
+
 TARGET_RATIO = 2.5          # record + reverse sweep, times plain Python
 TARGET_SWEEP_NS = 3.0       # reverse sweep, ns per tape entry
 TARGET_BYTES = 24.0         # stored tape, bytes per entry
@@ -110,4 +112,61 @@ def peer_targets(done):
                             f"below {peer}'s {r.setup_label}",
                             f"{p.problem.name} {p.problem.size}",
                             f"{factor:,.0f}x", factor >= TARGET_SETUP_FACTOR))
+    return out
+
+
+# ==== whole-array NumPy code (sections/arrays.py) ==================================
+
+TARGET_ARRAY_RECORD = 5.0         # fastad.value_and_grad over NumPy f (n >= 10^4, logistic, MLP)
+TARGET_ARRAY_RECORD_SMALL = 4.0   # the same at Rosenbrock n = 100
+TARGET_ARRAY_REPLAY = 3.0         # F.value_and_grad over NumPy f
+TARGET_ARRAY_OP_SECONDS = 1e-6    # one whole-array operation: operators, fastad.f
+TARGET_ARRAY_PROTOCOL_SECONDS = 2e-6  # the same through NumPy's protocols
+TARGET_NDARRAY_CALL = 1.3         # a call with an ndarray argument over a list
+TARGET_ARRAY_LOOP10 = 2.5         # 10-variable scalar Rosenbrock loop, ndarray, over plain Python
+TARGET_ARRAY_BYTES = 18.0         # tape bytes per element-operation (one entry each)
+
+
+def array_targets(results):
+    """Whole-array NumPy code (the arrays section's ArrayResults)."""
+    names = {w.key: f"{w.family} {w.size}" for w in array_problems.workloads(results.quick)}
+    out = []
+    for r in results.methods:
+        case = names.get(r.workload, r.workload)
+        if r.method == "fastad record+grad":
+            small = r.workload == "rosenbrock-100"
+            limit = TARGET_ARRAY_RECORD_SMALL if small else TARGET_ARRAY_RECORD
+            label = f"record+grad <= {limit:g}x NumPy f"
+        elif r.method == "fastad replay":
+            limit, label = TARGET_ARRAY_REPLAY, f"replay <= {TARGET_ARRAY_REPLAY:g}x NumPy f"
+        else:
+            continue
+        if r.status == "ok":
+            out.append((label, case, f"{r.ratio:.3f}x", r.ratio <= limit))
+        else:
+            out.append((label, case, r.status, False))
+    for c in results.fixed:
+        if c.route in ("operator", "fastad function"):
+            limit = TARGET_ARRAY_OP_SECONDS
+        elif c.route == "NumPy protocol":
+            limit = TARGET_ARRAY_PROTOCOL_SECONDS
+        else:
+            continue
+        out.append((f"one whole-array op ({c.route}) <= {limit * 1e6:g} us",
+                    f"{c.label}, 10 elements", f"{c.seconds * 1e6:.3f} us",
+                    c.seconds <= limit))
+    for row in results.calls:
+        if row.label.startswith("grad(lambda"):
+            limit, label = TARGET_NDARRAY_CALL, f"ndarray-argument call <= {TARGET_NDARRAY_CALL:g}x a list"
+        elif row.label.startswith("scalar-loop Rosenbrock n=10,") and "ndarray" in row.label:
+            limit, label = TARGET_ARRAY_LOOP10, (f"10-variable Rosenbrock loop, ndarray <= "
+                                                 f"{TARGET_ARRAY_LOOP10:g}x plain Python")
+        else:
+            continue
+        out.append((label, row.label.split(",")[0], f"{row.series.ratio:.3f}x",
+                    row.series.ratio <= limit))
+    for t in results.tapes:
+        out.append((f"tape <= {TARGET_ARRAY_BYTES:g} bytes per element-operation (entry)",
+                    names.get(t.workload, t.workload), f"{t.bytes_per_entry:.2f} B",
+                    t.bytes_per_entry <= TARGET_ARRAY_BYTES))
     return out

@@ -13,6 +13,9 @@ it, targets.py judges it); run.py runs each in a fresh process:
 - jacrev: Jacobians by m reverse sweeps over one recording
 - complex_numbers: complex gradients against real ones of the same code
 - dispatch: single operations by operand kind, and NumPy's dispatch routes
+- arrays: whole-array NumPy code (Rosenbrock, a logistic loss, an MLP) against
+  the NumPy function itself, for fastad and its peers; tape size, fixed
+  costs of one Array operation, ndarray arguments against lists
 
 The comparison with other AD systems is benchmarks/peers.py.
 """
