@@ -650,8 +650,10 @@ cdef object array_with_number(int vv_op, Array x, double number, bint reflected)
     if not recording_here(tape):
         tape.check_recording()
     c = fold_constant(t, number)
-    src = np.ascontiguousarray(x.codes)
-    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(src), cnp.PyArray_DIMS(src), cnp.NPY_INT32, 0)
+    # (np.ascontiguousarray would make a 0-d array 1-d)
+    src = x.codes if cnp.PyArray_IS_C_CONTIGUOUS(x.codes) else np.ascontiguousarray(x.codes)
+    out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(x.codes), cnp.PyArray_DIMS(x.codes),
+                            cnp.NPY_INT32, 0)
     s = <const index_t*>cnp.PyArray_DATA(src)
     d = <index_t*>cnp.PyArray_DATA(out)
     n = cnp.PyArray_SIZE(src)
