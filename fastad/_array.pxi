@@ -30,8 +30,8 @@ cdef int reserve(TapeData* t, count_t entries, count_t constants) except -1:
             raise OverflowError(
                 f"fastad: the tape is full at {t.max_entries} entries (entry indices are "
                 f"32-bit); differentiate a smaller computation or split it")
-        while t.capacity < t.n_entries + entries:
-            grow_entries(t)
+        if t.capacity < t.n_entries + entries:
+            grow_entries_to(t, t.n_entries + entries)
     if constants > 0:
         if t.n_consts + constants > t.max_entries:
             raise OverflowError(
@@ -542,6 +542,8 @@ cdef cnp.ndarray matmul_codes(Tape tape, cnp.ndarray a, cnp.ndarray b):
         out[...] = fold_constant(t, 0.0)
         return out
     reserve(t, m * n * (2 * kk - 1), 0)
+    if record_uniform_matmul(t, pa, pb, d, m, kk, n):
+        return out
     e = t.n_entries
     for i in range(m):
         for j in range(n):
@@ -553,6 +555,75 @@ cdef cnp.ndarray matmul_codes(Tape tape, cnp.ndarray a, cnp.ndarray b):
             d[i * n + j] = acc
     t.n_entries = e
     return out
+
+
+cdef bint record_uniform_matmul(TapeData* t, const index_t* pa, const index_t* pb,
+                                index_t* d, count_t m, count_t kk, count_t n) except -1:
+    """matmul_codes when each operand is all entries or all constants (not
+    both): the operands' arguments and values laid out once, then a
+    streaming loop (a product entry and a sum entry per multiply-add).
+    False (nothing written) otherwise. Room is reserved."""
+    cdef bint a_entries = all_entries(pa, m * kk), b_entries = all_entries(pb, n * kk)
+    cdef int kind
+    cdef count_t i, j, l, e, ia, jb
+    cdef index_t acc
+    cdef double total, product
+    cdef double* va
+    cdef double* vb
+    if not (a_entries or all_constants(pa, m * kk)) or not (b_entries or all_constants(pb, n * kk)):
+        return False
+    if a_entries and b_entries:
+        kind = KIND_VV
+    elif a_entries:
+        kind = KIND_VC
+    elif b_entries:
+        kind = KIND_CV
+    else:
+        return False
+    arg_a = np.empty(m * kk, dtype=np.int32)
+    arg_b = np.empty(n * kk, dtype=np.int32)
+    cdef index_t* xa = <index_t*>cnp.PyArray_DATA(arg_a)
+    cdef index_t* xb = <index_t*>cnp.PyArray_DATA(arg_b)
+    fill_operands(xa, pa, False, a_entries, m * kk)
+    fill_operands(xb, pb, False, b_entries, n * kk)
+    va = take_buffer(m * kk, False)
+    try:
+        vb = take_buffer(n * kk, False)
+    except MemoryError:
+        release_buffer(va)
+        raise
+    gather(t, pa, a_entries, va, m * kk)
+    gather(t, pb, b_entries, vb, n * kk)
+    e = t.n_entries
+    for i in range(m):
+        ia = i * kk
+        for j in range(n):
+            jb = j * kk
+            total = va[ia] * vb[jb]
+            t.arr.ops[e] = <op_t>(OP_MULTIPLY_VV + kind)
+            t.arr.arg0[e] = xa[ia]
+            t.arr.arg1[e] = xb[jb]
+            t.arr.values[e] = total
+            acc = <index_t>e
+            e += 1
+            for l in range(1, kk):
+                product = va[ia + l] * vb[jb + l]
+                t.arr.ops[e] = <op_t>(OP_MULTIPLY_VV + kind)
+                t.arr.arg0[e] = xa[ia + l]
+                t.arr.arg1[e] = xb[jb + l]
+                t.arr.values[e] = product
+                total = total + product
+                t.arr.ops[e + 1] = OP_ADD_VV
+                t.arr.arg0[e + 1] = acc
+                t.arr.arg1[e + 1] = <index_t>e
+                t.arr.values[e + 1] = total
+                acc = <index_t>(e + 1)
+                e += 2
+            d[i * n + j] = acc
+    t.n_entries = e
+    release_buffer(va)
+    release_buffer(vb)
+    return True
 
 
 cdef object matmul_operands(Tape tape, cnp.ndarray a, cnp.ndarray b):
