@@ -184,7 +184,7 @@ def _positive(e):
 # call goes to the operand's method of that name, NumPy's protocol for object
 # arrays.
 _FASTAD_OPERANDS = (numbers.Number, np.ndarray, np.generic, list, tuple, fastad.Var,
-                    fastad.ComplexVar)
+                    fastad.ComplexVar, fastad.Array)
 
 
 def _fastad(name):
