@@ -14,7 +14,9 @@ a function of 1 to 3 float arrays of small random shapes ((3,), (2, 3),
   catalogue's map most of the time, with broadcasting between arrays of
   different shapes, scalars (reductions) and constant float arrays;
 * views: ``x[1:]``, ``x[:-1]``, ``x[::2]``, ``x[:, 0]``, ``x[i]``, ``x.T``,
-  ``reshape``, ``np.flip``; ``np.concatenate`` and ``np.stack``;
+  ``reshape``, ``np.flip``, ``np.roll``, ``np.broadcast_to``;
+  ``np.concatenate`` and ``np.stack``; ``np.cumsum``, ``np.diff``,
+  ``np.clip``, ``np.outer``;
 * reductions ``sum mean prod max min`` (functions and methods) with and
   without ``axis`` (and ``keepdims``);
 * products ``@``, ``np.dot``, ``np.matmul`` and ``np.tensordot`` with
@@ -29,7 +31,9 @@ a function of 1 to 3 float arrays of small random shapes ((3,), (2, 3),
   nan, huge and tiny values as constants and inputs.
 
 ``F`` is fastad's namespace of functions (``F.where`` is fastad.where,
-``F.zeros`` fastad.zeros). Each program returns a scalar.
+``F.zeros`` fastad.zeros). Each program returns a scalar; its array-output
+variant (the same body returning its last array value) is checked through
+the Jacobians.
 
 The same source runs four ways:
 
@@ -69,11 +73,17 @@ Comparisons (CHECKS):
   follow the memory layout of a view (``np.sum(x.T)``). Known, documented differences (README: "NumPy
   object arrays of Vars"), counted, not failed: the compare-based max/min
   skip nan; an object array that mixes Vars and numbers (np.zeros_like of
-  an object array holds int 0) makes np.exp raise and computes its number
-  elements with Python's semantics (ZeroDivisionError, complex powers).
+  an object array holds int 0, np.clip gives its bound) makes np.exp raise
+  and computes its number elements with Python's semantics
+  (ZeroDivisionError, complex powers); a sum in memory order overflows
+  where the other order does not (terms near the end of the float range).
 * to rounding (as the scalar checker): jacfwd and jvp against the
   reference forward sweep, grad against the reference reverse sweep, jacfwd
-  against jacrev, grad_function against grad.
+  against jacrev, grad_function against grad; for the array-output variant,
+  each row of jacrev, jacfwd and the object-mode Jacobian against the
+  reference reverse sweep of that output element, and vjp with a random
+  cotangent against one reference sweep seeded with it (its value, F(x)
+  and Function.jacobian in both modes bit for bit).
 * against mpmath: the value; the gradient along a random direction and
   along single elements by central differences (random_programs' steps,
   precision and rounding estimates); the Hessian times a random direction
@@ -250,8 +260,15 @@ def _note_nan(operands):
 def _select(name, a, b):
     """maximum/minimum the way fastad.Array records them (np.max, np.maximum,
     np.clip): the catalogue's operation elementwise. NumPy's object loops
-    compare instead (object mode), which differs where an operand is nan."""
+    compare instead (object mode) and give the operand itself, which differs
+    where an operand is nan (compare_nan), and is a number where a constant
+    (a bound of np.clip) is chosen (consts: a mixed object array)."""
     _note_nan((a, b))
+    if type(a) is CF or type(b) is CF:
+        va, vb = (o.v if _is_operand(o) else float(o) for o in (a, b))
+        chosen = a if (va >= vb if name == "maximum" else va <= vb) else b
+        if type(chosen) is CF and not (type(a) is CF and type(b) is CF):
+            _flag_consts()
     return ref_apply(_SPELL[name], (a, b))
 
 
@@ -334,6 +351,9 @@ class RefArray(np.ndarray):
 
     def max(self, axis=None, out=None, keepdims=False):
         return reduce_ref(self, "max", axis, keepdims)
+
+    def clip(self, lo=None, hi=None):
+        return _RefNumpy.clip(self, lo, hi)
 
     def min(self, axis=None, out=None, keepdims=False):
         return reduce_ref(self, "min", axis, keepdims)
@@ -485,8 +505,9 @@ class ArrayProgram:
     """A generated array program: its source, its inputs' names and shapes."""
 
     def __init__(self, source, shapes, edgy, seed=None, index=None, spellings=(),
-                 features=()):
+                 features=(), vector=None):
         self.source = source
+        self.vector = vector    # the source of the array-output variant (or None)
         self.shapes = [tuple(s) for s in shapes]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.n = sum(self.sizes)
@@ -496,20 +517,25 @@ class ArrayProgram:
         self.spellings = set(spellings)
         self.features = set(features)
         self.branches = "if " in source
-        self._code = compile(source, "<random array program>", "exec")
+        self._code, self._ref_code = self._compile(source)
+        self._vector_code = self._compile(vector) if vector is not None else (None, None)
+
+    @staticmethod
+    def _compile(source):
+        code = compile(source, "<random array program>", "exec")
         tree = _Branches().visit(ast.parse(source))
         ast.fix_missing_locations(tree)
-        self._ref_code = compile(tree, "<random array program, reference>", "exec")
+        return code, compile(tree, "<random array program, reference>", "exec")
 
-    def function(self, namespace=None):
-        """f(x, ...) with fastad's functions as F."""
+    def function(self, namespace=None, vector=False):
+        """f(x, ...) with fastad's functions as F (vector: the array-output variant)."""
         g = {"F": namespace or VAR_NAMESPACE, "math": math, "np": np}
-        exec(self._code, g)
+        exec(self._vector_code[0] if vector else self._code, g)
         return g["f"]
 
-    def reference_function(self):
+    def reference_function(self, vector=False):
         g = {"F": REF_NAMESPACE, "math": math, "np": REF_NUMPY, "__branch__": _branch}
-        exec(self._ref_code, g)
+        exec(self._vector_code[1] if vector else self._ref_code, g)
         return g["f"]
 
     def split(self, flat):
@@ -661,8 +687,8 @@ class ArrayGenerator(rp.Generator):
     def expr(self, depth, want=None, array=False, pred=None):
         r = self.rng
         if depth > 0 and r.random() > 0.2:
-            kinds = ["unary", "binary", "mask", "reduce", "product", "join"]
-            weights = [0.28, 0.36, 0.1, 0.1, 0.1, 0.06]
+            kinds = ["unary", "binary", "mask", "reduce", "product", "join", "misc"]
+            weights = [0.27, 0.34, 0.1, 0.1, 0.1, 0.05, 0.05]
             for _ in range(3):
                 kind = r.choices(kinds, weights)[0]
                 e = getattr(self, "make_" + kind)(depth, want)
@@ -914,6 +940,48 @@ class ArrayGenerator(rp.Generator):
             return None
         return form, result
 
+    def make_misc(self, depth, want):
+        """cumsum, diff, clip (function and method), outer, roll."""
+        r = self.rng
+        e = self.expr_or_atom(depth - 1, array=True)
+        if e is None:
+            return None
+        text, shape = e
+        kind = r.choice(("cumsum", "diff", "clip", "outer", "roll"))
+        env = {"_e": np.zeros(shape)}
+        if kind == "cumsum":
+            template = ("np.cumsum({})" if r.random() < 0.4
+                        else f"np.cumsum({{}}, axis={r.randrange(len(shape))})")
+        elif kind == "diff":
+            axis = r.randrange(len(shape))
+            if shape[axis] < 2:
+                return None
+            template = "np.diff({})" if axis == len(shape) - 1 else f"np.diff({{}}, axis={axis})"
+        elif kind == "clip":
+            lo, hi = sorted((self.constant(), self.constant()))
+            if r.random() < 0.3:
+                template = f"({{}}).clip({rp.literal(lo)}, {rp.literal(hi)})"
+            else:
+                low = "None" if r.random() < 0.2 else rp.literal(lo)
+                template = f"np.clip({{}}, {low}, {rp.literal(hi)})"
+        elif kind == "outer":
+            b = self.atom(array=True)
+            if b is None:
+                return None
+            template = f"np.outer({{}}, {b[0]})"
+            env["_b"] = np.zeros(b[1])
+        else:
+            template = (f"np.roll({{}}, {r.choice((1, -1, 2))})" if r.random() < 0.5
+                        else f"np.roll({{}}, 1, axis={r.randrange(len(shape))})")
+        if kind == "outer":
+            result = (_size(shape), _size(env["_b"].shape))
+        else:
+            result = _eval_shape(template.format("_e"), env)
+        if _size(result) > MAX_SIZE or 0 in result or not _compat(result, want):
+            return None
+        self.features.add(kind)
+        return template.format(text), result
+
     def exact(self, depth, shape):
         """An expression of exactly this shape."""
         e = self.expr_or_atom(depth, shape)
@@ -1080,8 +1148,11 @@ class ArrayGenerator(rp.Generator):
         else:
             out = f"np.sum({name} ** 2) + {self.const()} * np.{r.choice(('max', 'min', 'prod'))}({name})"
         self.emit(1, f"return {out}")
+        # the array-output variant: the same body, returning the last array
+        arrays = [n for n, s in self.live if s != ()]
+        vector = "\n".join(self.lines[:-1] + [f"    return {arrays[-1]}"]) + "\n"
         return ArrayProgram("\n".join(self.lines) + "\n", shapes, self.edgy, seed, index,
-                            self.spellings, self.features)
+                            self.spellings, self.features, vector)
 
 
 def _array_literal(body):
@@ -1116,6 +1187,7 @@ class ArrayEvaluator:
     def __init__(self, program):
         self.program = program
         self.f_ref = program.reference_function()
+        self.f_vector = program.reference_function(vector=True) if program.vector else None
         self._plain = {}
 
     def _arrays(self, items):
@@ -1148,6 +1220,26 @@ class ArrayEvaluator:
             res = ArrayResult(float(out), None, run, len(x))
         self._plain[key] = res
         return res
+
+    def vector(self, x):
+        """The array-output variant on plain floats: (values, [ArrayResult per
+        output element, in C order])."""
+        run = ARun()
+        items = [PF(float(v), run.push("input", (), (), float(v))) for v in x]
+        saved = rp._run
+        rp._run = run
+        try:
+            with np.errstate(all="ignore"):
+                out = self.f_vector(*self._arrays(items))
+        finally:
+            rp._run = saved
+        results = []
+        for e in np.asarray(_plain(out), dtype=object).reshape(-1):
+            if type(e) is PF:
+                results.append(ArrayResult(e.v, e.i, run, len(x)))
+            else:
+                results.append(ArrayResult(float(e), None, run, len(x)))
+        return np.array([r.value for r in results]).reshape(np.shape(out)), results
 
     def mp(self, x, noise=None, dps=MP_DPS, bits=52):
         run = ARun(rp._noise_factors(noise, bits) if noise is not None else None)
@@ -1186,14 +1278,17 @@ CHECKS = {
     "hess_sym": "Hessian symmetric (to rounding)",
     "hess_fd": "Hessian times a direction vs central differences of Function.grad (mpmath if in doubt)",
     "grad_function": "Function.grad_function()(x) == Function.grad(x), to rounding (same inf/nan)",
+    "jacobian": "array output (the last array): value bit for bit, jacrev/jacfwd vs the reference sweeps, Function.jacobian and F(x), vjp, object mode",
     "pickle": "pickled Function: same bits on recorded branches, BranchError elsewhere",
 }
 
 OBJECT_MIXED = ("object: an object array mixing Vars and numbers (np.zeros_like of an object "
-                "array holds int 0; np.where with a number): NumPy's object loops call the "
-                "number's method (np.exp raises) or Python's arithmetic (README)")
+                "array holds int 0; np.where with a number; np.clip's bound): NumPy's object "
+                "loops call the number's method (np.exp raises) or Python's arithmetic (README)")
 OBJECT_COMPARE = ("object: np.max/np.min/np.maximum on object arrays compare elements (README), "
                   "so a nan operand is not propagated as by fastad.Array")
+OBJECT_OVERFLOW = ("object: a sum in another order (memory order) overflows where fastad.Array's "
+                   "order does not, or the other way (terms near the end of the float range)")
 OBJECT_OTHER_TAPE = ("object: NumPy's object loops record another tape (compare-based max/min, "
                      "constant masks and selections, reductions in memory order): compared to "
                      "rounding")
@@ -1388,6 +1483,49 @@ def _square(H, X):
     return np.asarray(H, dtype=np.float64).reshape(n, n)
 
 
+def reference_vjp(results, w, n):
+    """(w^T J, its absolute scale) by one reverse sweep of the reference tape
+    seeded with w at the output entries (as reference_reverse for one)."""
+    if not results:
+        return np.zeros(n), np.zeros(n)
+    run = results[0].run
+    adj = [0.0] * len(run.parents)
+    aab = [0.0] * len(run.parents)
+    top = n - 1
+    for res, wi in zip(results, w):
+        if res.out is not None and wi != 0.0:
+            adj[res.out] += float(wi)
+            aab[res.out] += abs(float(wi))
+            top = max(top, res.out)
+    with np.errstate(all="ignore"):
+        for i in range(top, n - 1, -1):
+            g, ga = adj[i], aab[i]
+            if g == 0.0 and ga == 0.0:
+                continue
+            for a, p in zip(run.parents[i], run.partials[i]):
+                if g != 0.0:
+                    adj[a] += rp.times(g, p)
+                if ga != 0.0:
+                    aab[a] += rp.times(ga, abs(p))
+    return np.array(adj[:n]), np.array(aab[:n])
+
+
+def _close_sub(a, b, scale, length):
+    """random_programs._close, and also within a few subnormal steps (sums in
+    another order round the subnormal range in absolute steps of 5e-324)."""
+    if rp._close(a, b, scale, length):
+        return True
+    a = float(a)
+    b = float(b)
+    return math.isfinite(a) and math.isfinite(b) and abs(a - b) <= 4 * (length + 2) * 5e-324
+
+
+def _near_overflow(res):
+    """Whether an intermediate of the reference run is within a factor 16 of the
+    end of the float range: sums in another order may overflow there."""
+    return any(math.isfinite(v) and abs(v) >= DBL_MAX / 16 for v in res.run.values)
+
+
 def _outcomes(res):
     """The outcomes of the comparisons of a run (masks, and the tests of ifs)."""
     return [outcome for name, outcome in res.run.pieces if name == "cmp"]
@@ -1485,6 +1623,8 @@ class ArrayProgramChecker(rp.ProgramChecker):
         if self.do_hessian:
             self.guarded("hess_fd", {"x": x0}, self.check_hessian, x0)
         self.guarded("grad_function", {"x0": x0}, self.check_grad_function, x0, [x0, x2])
+        if p.vector is not None:
+            self.guarded("jacobian", {"x0": x0, "x2": x2}, self.check_jacobian, x0, x2)
         self.guarded("pickle", {"x0": x0}, self.check_pickle, x0, x1, x2)
 
     # -- values
@@ -1544,6 +1684,8 @@ class ArrayProgramChecker(rp.ProgramChecker):
         if not problems:
             self.out.ok("object")
             self.out.note_known(OBJECT_OTHER_TAPE)
+        elif _near_overflow(res):
+            self.out.note_known(OBJECT_OVERFLOW)
         elif res.run.compare_nan:
             self.out.note_known(OBJECT_COMPARE)
         elif res.run.consts:
@@ -2008,6 +2150,95 @@ class ArrayProgramChecker(rp.ProgramChecker):
             return True
         return (f"mpmath second difference {dv!r} (tolerance {tol:.3g}, rounding spread "
                 f"{spread:.3g})")
+
+    def check_jacobian(self, x0, x2):
+        """The array-output variant (the program returning its last array): its
+        value against the plain floats bit for bit; jacrev, jacfwd and
+        Function.jacobian in both modes against the reference sweeps of each
+        output element (to rounding) and against each other (bit for bit where
+        they run the same sweeps); vjp with a random cotangent against the
+        reference; the same on object arrays of Vars (to rounding)."""
+        p = self.p
+        fv = p.function(vector=True)
+        gv = p.canonical(fv)
+        gv_obj = p.object_mode(fv)
+        with np.errstate(all="ignore"):
+            F = self.api.trace(gv, self.X(x0))
+        for x in (x0, x2):
+            values, results = self.ev.vector(x)
+            m = values.size
+            n = p.n
+            X = self.X(x)
+            pts = {"x0": x0, "x": x}
+            problems = []
+            with np.errstate(all="ignore"):
+                v_F = self.api.call(F, X)
+                jr = self.rows(self.api.jacrev(gv, X), m)
+                jf = self.rows(self.api.jacfwd(gv, X), m)
+                Jr = self.rows(self.api.jacobian_F(F, X, "reverse"), m)
+                Jf = self.rows(self.api.jacobian_F(F, X, "forward"), m)
+                try:
+                    jo = self.rows(self.api.jacrev(gv_obj, X), m)
+                except Exception as e:  # noqa: BLE001
+                    jo = None
+                    if results and results[0].run.consts:
+                        self.out.note_known(OBJECT_MIXED)
+                    else:
+                        problems.append(f"object mode raised {type(e).__name__}: {e}")
+                w = np.array([self.rng.choice((1.0, -0.5, 2.0, 0.0, 0.25)) for _ in range(m)])
+                v_vjp, c_vjp = self.api.vjp(gv, X, w.reshape(values.shape))
+            if not rp.same_bits(np.asarray(v_F, dtype=np.float64).reshape(-1), values.reshape(-1)):
+                problems.append(f"F(x) {rp.fmt(v_F)}, plain floats {rp.fmt(values)}")
+            if not rp.same_bits(np.asarray(v_vjp, dtype=np.float64).reshape(-1), values.reshape(-1)):
+                problems.append(f"vjp's value {rp.fmt(v_vjp)}, plain floats {rp.fmt(values)}")
+            if not (rp.same_bits(Jr, jr) and rp.same_bits(Jf, jf)):
+                problems.append(f"Function.jacobian reverse {rp.fmt(Jr)} / forward {rp.fmt(Jf)}, "
+                                f"jacrev {rp.fmt(jr)} / jacfwd {rp.fmt(jf)}")
+            ref_vjp, total_scale = reference_vjp(results, w, n)
+            for i, res in enumerate(results):
+                ref, scale = rp.reference_reverse(res)
+                L = len(res.run.parents)
+                for name, row in (("jacrev", jr[i]), ("jacfwd", jf[i]),
+                                  ("object mode", None if jo is None else jo[i])):
+                    if row is None:
+                        continue
+                    bad = [k for k in range(n) if not _close_sub(row[k], ref[k], scale[k], L)]
+                    if name == "jacfwd" and bad:
+                        fwd = rp.reference_forward(res, np.eye(n))
+                        bad = [k for k in bad if not (_close_sub(row[k], fwd[k], scale[k], L)
+                                                      and not _close_sub(fwd[k], ref[k], scale[k], L))]
+                        if not bad:
+                            self.out.note_known("jacfwd vs jacrev: infinite partial meets a "
+                                                "cancelling sum")
+                    if name == "object mode" and bad and (res.run.compare_nan or res.run.consts
+                                                          or _near_overflow(res)):
+                        self.out.note_known(OBJECT_COMPARE if res.run.compare_nan else
+                                            OBJECT_MIXED if res.run.consts else OBJECT_OVERFLOW)
+                        bad = []
+                    if bad:
+                        problems.append(f"output {i}: {name} {rp.fmt(row)}, reference reverse "
+                                        f"sweep {rp.fmt(ref)} (inputs {bad})")
+            L = max(len(r.run.parents) for r in results) if results else 0
+            if not all(_close_sub(c_vjp[k], ref_vjp[k], total_scale[k], L + m)
+                       for k in range(n)):
+                problems.append(f"vjp(w = {rp.fmt(w)}): {rp.fmt(c_vjp)}, reference {rp.fmt(ref_vjp)}")
+            if problems:
+                self.fail("jacobian", pts, f"the array-output variant: "
+                          f"{p.vector.splitlines()[-1].strip()} in place of the last line\n"
+                          + "\n".join(problems))
+            else:
+                self.out.ok("jacobian")
+
+    def rows(self, flat, m):
+        """A flattened Jacobian (input by input: each block out.shape +
+        x_i.shape) as an m x n matrix."""
+        flat = np.asarray(flat, dtype=np.float64).reshape(-1)
+        blocks = []
+        start = 0
+        for size in self.p.sizes:
+            blocks.append(flat[start:start + m * size].reshape(m, size))
+            start += m * size
+        return np.concatenate(blocks, axis=1)
 
     def check_grad_function(self, x0, xs):
         with np.errstate(all="ignore"):

@@ -11,7 +11,8 @@ mpmath central differences, the same program on object arrays of Vars,
 forward against reverse mode and both against a reference sweep, replay at
 other points (other mask outcomes with no re-trace, other branches of an
 ``if``), retrace=False, batches on 1 and 2 threads, grad_function and
-pickling (random_array_programs.CHECKS).
+pickling, and each program's array-output variant through the Jacobians
+(random_array_programs.CHECKS).
 
 * Quick size (the normal suite): QUICK_PROGRAMS programs, one test per check.
 * Stress size: ``python -m pytest tests/test_random_array_programs.py --stress``
@@ -123,7 +124,8 @@ def test_generation_is_reproducible_and_covers_every_construct():
                 "stack", "np.zeros_like", "F.zeros", "fill complete", "fill partial",
                 "r[mask] = c", "if", "loop", "reduce sum", "reduce sum axis", "reduce mean",
                 "reduce mean axis", "reduce prod", "reduce prod axis", "reduce max",
-                "reduce max axis", "reduce min", "reduce min axis"}
+                "reduce max axis", "reduce min", "reduce min axis", "cumsum", "diff", "clip",
+                "outer", "roll", "broadcast_to"}
     assert expected <= features, f"never generated: {sorted(expected - features)}"
     assert words == set(WORDS), f"never written: {sorted(set(WORDS) - words)}"
     assert inputs == {1, 2, 3}
@@ -198,6 +200,18 @@ def test_the_reference_follows_fastad_arrays_where_object_loops_do_not():
         checker.check_object(x)
     assert outcome.n_failed == 0, outcome.failure_report()
     assert outcome.known[ra.OBJECT_OTHER_TAPE] == 2
+    # ... and at the end of the float range one order overflows: inf from
+    # Arrays (1e308 + 1e308 first), 0.75 in memory order
+    program = ra.ArrayProgram("def f(x):\n    return np.sum(x.T * 1.0)\n", [(2, 3)], False,
+                              "hand", 3)
+    outcome = ra.ArrayOutcome()
+    checker = ra.ArrayProgramChecker(program, outcome, random.Random(1))
+    x = [1e308, -1e308, 0.5, 1e308, -1e308, 0.25]
+    assert checker.ev.plain(x).value == INF
+    checker.check_value(x)
+    checker.check_object(x)
+    assert outcome.n_failed == 0, outcome.failure_report()
+    assert outcome.known[ra.OBJECT_OVERFLOW] == 1
 
 
 # ---- the checker catches wrong results -------------------------------------------------------------
@@ -205,7 +219,7 @@ def test_the_reference_follows_fastad_arrays_where_object_loops_do_not():
 # smooth programs (no edge values) with an if and a mask, of 1, 2 and 3
 # inputs, each reaching another branch of its if and other mask outcomes on
 # the traced branch
-SELF_TEST_PROGRAMS = [34, 125, 26]
+SELF_TEST_PROGRAMS = [249, 45, 113]
 
 
 def _nudge(a, factor=1.0 + 1e-4):
@@ -291,6 +305,8 @@ FAULTS = {
     "grad_function": lambda: _fault(call_grad_function=lambda self, G, X: _nudge(
         ra.ArrayApi.call_grad_function(self, G, X), 1 + 1e-9)),
     "pickle": lambda: _fault(pickle_roundtrip=lambda self, F: F),   # a Function that re-traces
+    "jacobian": lambda: _fault(call=lambda self, F, X: _nudge(ra.ArrayApi.call(self, F, X),
+                                                             1 + 1e-15)),
 }
 
 
