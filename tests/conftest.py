@@ -9,14 +9,14 @@ import pytest
 def pytest_addoption(parser):
     parser.addoption(
         "--stress", action="store_true", default=False,
-        help="run the long sizes: thousands of random programs on every core, tens of "
-             "thousands of fuzzed pickles, the thread and memory tests at length; "
+        help="run the long sizes: thousands of random scalar and array programs on every "
+             "core, tens of thousands of fuzzed pickles, the thread and memory tests at length; "
              "FASTAD_STRESS=1 does the same")
 
 
 def stress_mode(config):
     """Whether the long sizes were asked for (--stress or FASTAD_STRESS=1): the
-    random programs, the pickle fuzzer, the thread and memory tests."""
+    random programs (scalar and array), the pickle fuzzer, the thread and memory tests."""
     return bool(config.getoption("--stress")) or os.environ.get("FASTAD_STRESS") == "1"
 
 

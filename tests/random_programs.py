@@ -373,6 +373,8 @@ class Operand:
         raise NotImplementedError
 
     def _dispatch(self, name, args):
+        if any(isinstance(a, np.ndarray) for a in args):
+            return NotImplemented   # an array operand (array programs): NumPy's object loops
         if all(type(a) in (int, float) for a in args):
             spelling = UNARY_PROTOCOL.get((name, args))
             if spelling is not None:
@@ -392,12 +394,12 @@ class Operand:
     def __pos__(self):
         return self
 
-    def __lt__(self, o): return self._compare(o, "<")
-    def __le__(self, o): return self._compare(o, "<=")
-    def __gt__(self, o): return self._compare(o, ">")
-    def __ge__(self, o): return self._compare(o, ">=")
-    def __eq__(self, o): return self._compare(o, "==")
-    def __ne__(self, o): return self._compare(o, "!=")
+    def __lt__(self, o): return NotImplemented if isinstance(o, np.ndarray) else self._compare(o, "<")
+    def __le__(self, o): return NotImplemented if isinstance(o, np.ndarray) else self._compare(o, "<=")
+    def __gt__(self, o): return NotImplemented if isinstance(o, np.ndarray) else self._compare(o, ">")
+    def __ge__(self, o): return NotImplemented if isinstance(o, np.ndarray) else self._compare(o, ">=")
+    def __eq__(self, o): return NotImplemented if isinstance(o, np.ndarray) else self._compare(o, "==")
+    def __ne__(self, o): return NotImplemented if isinstance(o, np.ndarray) else self._compare(o, "!=")
     __hash__ = None
 
     def __bool__(self):
