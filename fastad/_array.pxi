@@ -54,6 +54,8 @@ cdef Tape recording_tape_of(object x):
         return (<Array>x).tape
     if type(x) is Var:
         return (<Var>x).tape
+    if type(x) is Mask:
+        return (<Mask>x).tape
     return None
 
 
@@ -963,7 +965,8 @@ cdef class Array:
             raise TapeError("an Array of an enclosing transform cannot hold Vars of an "
                             "inner one; build the result as a new array instead")
         if type(key) is Mask:
-            self.codes[...] = (<Mask>key).select_codes(tape, value, self.codes)
+            self.codes[...] = (<Mask>key).select_codes(tape, value,
+                                                       make_array(tape, self.codes))
             return
         codes = operand_codes(tape, value)
         if codes is None:

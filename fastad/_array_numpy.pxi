@@ -154,7 +154,11 @@ cdef class Mask:
         return np.all(self.__array__(), axis=axis, keepdims=keepdims)
 
     def __getitem__(self, key):
-        return make_mask(self.tape, np.asarray(self.codes[index_key(key)]), self.comparisons)
+        sub = np.asarray(self.codes[index_key(key)])
+        if len(self.comparisons) == 1 and self.comparisons[0] is self.codes:
+            # a mask of comparisons: the part depends on its own elements only
+            return make_mask(self.tape, sub, (sub,))
+        return make_mask(self.tape, sub, self.comparisons)
 
     def __iter__(self):
         return iter(self.__array__())
@@ -331,15 +335,14 @@ cdef object predicate(object ufunc, Array a):
         m = compare_arrays(a, a, Py_NE)
     elif ufunc is np.signbit:
         # x < 0 misses -0.0 and nan's sign: read the values, guard x < 0
-        compare_arrays(a, 0.0, Py_LT).guard()
+        (<Mask>compare_arrays(a, 0.0, Py_LT)).guard()
         return np.signbit(a.value)
     else:
         pos = compare_arrays(a, libm.INFINITY, Py_EQ)
         neg = compare_arrays(a, -libm.INFINITY, Py_EQ)
-        pos.guard()
-        neg.guard()
-        nan = compare_arrays(a, a, Py_NE)
-        nan.guard()
+        (<Mask>pos).guard()
+        (<Mask>neg).guard()
+        (<Mask>compare_arrays(a, a, Py_NE)).guard()
         return ufunc(a.value)
     (<Mask>m).guard()
     return np.asarray(m)
@@ -347,7 +350,7 @@ cdef object predicate(object ufunc, Array a):
 
 cdef object array_ufunc(object ufunc, str method, tuple inputs, dict kwargs):
     """__array_ufunc__ of Array and Mask."""
-    if kwargs:
+    if kwargs and method == "__call__":
         if "out" in kwargs:
             raise TypeError(f"np.{ufunc.__name__}: out= is not supported with a "
                             f"fastad.Array (its result is a new Array)")
@@ -366,6 +369,9 @@ cdef object array_ufunc(object ufunc, str method, tuple inputs, dict kwargs):
                                 kwargs.get("keepdims", False),
                                 {np.add: 0.0, np.multiply: 1.0}.get(ufunc, libm.NAN),
                                 ufunc.__name__)
+        if "out" in kwargs:
+            raise TypeError(f"np.{ufunc.__name__}.{method}: out= is not supported with a "
+                            f"fastad.Array")
         return getattr(ufunc, method)(*[as_object_operand(x) for x in inputs], **kwargs)
     if not UFUNC_OPS:
         fill_ufunc_ops()
@@ -401,6 +407,24 @@ cdef object array_ufunc(object ufunc, str method, tuple inputs, dict kwargs):
 
 # ---- __array_function__ ---------------------------------------------------------------
 
+# The functions whose first argument is a sequence of arrays (each converted);
+# for the other moving functions only the first argument is data, and the
+# rest (shapes, axes, indices, counts) are passed as they are.
+cdef tuple SEQUENCE_DATA = (np.concatenate, np.stack, np.hstack, np.vstack, np.column_stack,
+                            np.dstack, np.broadcast_arrays, np.block)
+
+
+cdef object data_codes(Tape tape, object x):
+    """Codes of one data operand of a moving function (an Array, Var,
+    number, float or object array, or list)."""
+    if type(x) is list and any(type(item) is list for item in x):
+        return [data_codes(tape, item) for item in x]  # np.block's nesting
+    codes = operand_codes(tape, x)
+    if codes is None:
+        raise TypeError(f"expected real numbers, Vars or Arrays, got {describe(x)}")
+    return codes
+
+
 cdef object codes_of_args(Tape tape, object x):
     """x with every Array, Var and number replaced by codes (for NumPy
     functions that only move elements); other objects as they are."""
@@ -416,6 +440,12 @@ cdef object codes_of_args(Tape tape, object x):
 
 cdef object wrap_moved(Tape tape, object result):
     if isinstance(result, np.ndarray):
+        if result.dtype != CODE_DTYPE:
+            # codes only ever move: anything else is not an array of elements
+            raise TypeError(f"fastad: a NumPy function gave {describe(result)} where it "
+                            f"should only move elements of a fastad.Array")
+        return wrap_codes(tape, result)
+    if isinstance(result, np.int32):  # one element (np.take(a, 2))
         return wrap_codes(tape, result)
     if isinstance(result, (list, tuple)):
         return type(result)(wrap_moved(tape, item) for item in result)
@@ -439,12 +469,21 @@ cdef Tape tape_of_args(tuple args, dict kwargs):
 
 
 cdef object move_elements(object func, tuple args, dict kwargs):
-    """A NumPy function that only moves elements, run on the codes."""
+    """A NumPy function that only moves elements, run on the codes of its
+    data argument(s); its other arguments are passed as they are."""
     cdef Tape tape = tape_of_args(args, kwargs)
+    cdef list items = list(args)
     tape.check_recording()
-    result = func(*codes_of_args(tape, args), **{k: codes_of_args(tape, v)
-                                                  for k, v in kwargs.items()})
-    return wrap_moved(tape, result)
+    if func in SEQUENCE_DATA:
+        if func is np.broadcast_arrays:
+            items = [data_codes(tape, item) for item in items]
+        elif items:
+            items[0] = [data_codes(tape, item) for item in items[0]]
+    elif func is np.append:
+        items[:2] = [data_codes(tape, item) for item in items[:2]]
+    elif items:
+        items[0] = data_codes(tape, items[0])
+    return wrap_moved(tape, func(*items, **kwargs))
 
 
 cdef object like(object func, object a, object fill, object kwargs):
@@ -513,7 +552,7 @@ def _diag(v, k=0):
     if np.ndim(v) == 2:
         return move_elements(np.diagonal, (v, k), {})
     codes = operand_codes(tape, v)
-    n = codes.shape[0] + abs(k)
+    n = codes.shape[0] + (k if k >= 0 else -k)
     out = np.full((n, n), fold_constant(&tape.data, 0.0), dtype=np.int32)
     rows = np.arange(codes.shape[0]) + max(-k, 0)
     cols = np.arange(codes.shape[0]) + max(k, 0)

@@ -4,7 +4,7 @@
 table in fastad/_rules.py, translates each rule into Cython twice, as a
 numeric C function (value, partials, second partials, all ``inline
 noexcept nogil``) and as an emitted rule (the partial written out as tape
-entries, comparisons as branch guards), and renders every ``fastad/*.tp``
+entries, a where as a mask of comparison entries), and renders every ``fastad/*.tp``
 template into the file of the same name without ``.tp``. Any error in the
 table (a missing column, an unknown name, an operation that is linear in
 an operand its derivative does not reach) stops the build with a message
@@ -48,6 +48,9 @@ def load_rules() -> ModuleType:
 
 _COMPARE = {ast.Eq: ("==", "Py_EQ"), ast.NotEq: ("!=", "Py_NE"), ast.Lt: ("<", "Py_LT"),
             ast.LtE: ("<=", "Py_LE"), ast.Gt: (">", "Py_GT"), ast.GtE: (">=", "Py_GE")}
+# The comparison rows whose entries (1.0 or 0.0) make the emitted masks.
+_MASK_OPS = {ast.Eq: "OP_EQUAL_VV", ast.NotEq: "OP_NOT_EQUAL_VV", ast.Lt: "OP_LESS_VV",
+             ast.LtE: "OP_LESS_EQUAL_VV", ast.Gt: "OP_GREATER_VV", ast.GtE: "OP_GREATER_EQUAL_VV"}
 _ARITHMETIC = {ast.Add: ("+", "emit_add"), ast.Sub: ("-", "emit_sub"),
                ast.Mult: ("*", "emit_mul"), ast.Div: ("/", "emit_div")}
 
@@ -88,12 +91,6 @@ def is_structural_zero(source: str) -> bool:
     body = ast.parse(_statements(source)).body
     node = body[-1].value if len(body) == 1 and isinstance(body[-1], ast.Expr) else None
     return isinstance(node, ast.Constant) and node.value == 0 and not isinstance(node.value, bool)
-
-
-def uses_where(source: str) -> bool:
-    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-               and node.func.id == "where" for node in ast.walk(
-                   ast.parse(_statements(source))))
 
 
 def c_number(value: float) -> str:
@@ -184,11 +181,11 @@ class Numeric:
         return lines
 
 
-# ---- emitted translation: tape entries and guards ----------------------------------
+# ---- emitted translation: tape entries and masks -----------------------------------
 
 class Emitted:
     """A rule as the body of a function writing its value onto a tape: each
-    step a Term, each comparison a branch guard (emit_guard)."""
+    step a Term, a where selected by a mask of comparison entries."""
 
     def __init__(self, scope: Scope, op_names: dict[str, str]):
         self.scope = scope
@@ -241,50 +238,43 @@ class Emitted:
         raise RuleError(f"{self.scope.where}: unsupported expression {ast.unparse(node)!r}")
 
     def where(self, condition: ast.expr, then: ast.expr, other: ast.expr) -> str:
-        result = self.temp("Term")
-        flag = self.condition(condition)
-        outer = self.indent
-        self.emit(f"if {flag}:")
-        self.indent = outer + "    "
-        self.emit(f"{result} = {self.expr(then)}")
-        self.indent = outer
-        self.emit("else:")
-        self.indent = outer + "    "
-        self.emit(f"{result} = {self.expr(other)}")
-        self.indent = outer
-        return result
+        """Both branches, and the condition as a mask (comparison entries,
+        1.0 or 0.0), selected with the select rows: no branch guard, so an
+        emitted derivative replays at a kink as the numeric rule does, and
+        the branch not taken reaches neither the value nor the derivative."""
+        mask = self.mask(condition)
+        chosen = self.expr(then)
+        alternative = self.expr(other)
+        return self.assign(f"emit_select(tape, {mask}, {chosen}, {alternative})")
 
-    def condition(self, node: ast.expr) -> str:
-        """A bint variable holding the condition, its comparisons guarded."""
-        flag = self.temp("bint")
+    def mask(self, node: ast.expr) -> str:
+        """A Term valued 1.0 where the condition holds, else 0.0 (a constant
+        when no entry is involved)."""
         if isinstance(node, ast.Compare) and len(node.ops) == 1 and type(node.ops[0]) in _COMPARE:
             left = self.expr(node.left)
             right = self.expr(node.comparators[0])
-            self.emit(f"{flag} = emit_guard(tape, {left}, {_COMPARE[type(node.ops[0])][1]}, {right})")
-        elif isinstance(node, ast.BoolOp):
-            # Short-circuit, as Python: a later comparison is only made (and
-            # guarded) when the earlier ones leave the outcome open.
-            first, rest = node.values[0], node.values[1:]
-            self.emit(f"{flag} = {self.condition(first)}")
-            outer = self.indent
-            for value in rest:
-                self.emit(f"if {'' if isinstance(node.op, ast.And) else 'not '}{flag}:")
-                self.indent += "    "
-                self.emit(f"{flag} = {self.condition(value)}")
-            self.indent = outer
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            self.emit(f"{flag} = not {self.condition(node.operand)}")
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            return self.assign(
+                f"emit_binary(tape, {_MASK_OPS[type(node.ops[0])]}, {left}, {right})")
+        if isinstance(node, ast.BoolOp):
+            # and: the product of 0/1 masks; or: their maximum
+            op = "OP_MULTIPLY_VV" if isinstance(node.op, ast.And) else "OP_MAXIMUM_VV"
+            result = self.mask(node.values[0])
+            for value in node.values[1:]:
+                result = self.assign(f"emit_binary(tape, {op}, {result}, {self.mask(value)})")
+            return result
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            inner = self.mask(node.operand)
+            return self.assign(f"emit_binary(tape, OP_EQUAL_VV, {inner}, number(0.0))")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                 and node.func.id == "isnan" and len(node.args) == 1):
             term = self.expr(node.args[0])
-            self.emit(f"{flag} = emit_guard(tape, {term}, Py_NE, {term})")
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            return self.assign(f"emit_binary(tape, OP_NOT_EQUAL_VV, {term}, {term})")
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                 and node.func.id == "isinf" and len(node.args) == 1):
             size = self.assign(f"emit_unary(tape, OP_ABS, {self.expr(node.args[0])})")
-            self.emit(f"{flag} = emit_guard(tape, {size}, Py_EQ, number(libm.INFINITY))")
-        else:
-            raise RuleError(f"{self.scope.where}: unsupported condition {ast.unparse(node)!r}")
-        return flag
+            return self.assign(
+                f"emit_binary(tape, OP_EQUAL_VV, {size}, number(libm.INFINITY))")
+        raise RuleError(f"{self.scope.where}: unsupported condition {ast.unparse(node)!r}")
 
     def body(self, rule: Rule) -> list[str]:
         for name, value in rule.bindings:
@@ -298,7 +288,7 @@ class Emitted:
 
 # ---- the table, translated ---------------------------------------------------------
 
-FLAG_BITS = {"D_A": 1, "D_B": 2, "D2_AA": 4, "D2_AB": 8, "D2_BB": 16, "GUARDS": 32}
+FLAG_BITS = {"D_A": 1, "D_B": 2, "D2_AA": 4, "D2_AB": 8, "D2_BB": 16}
 
 
 @dataclass
@@ -451,8 +441,6 @@ def translate_unary(r: Any, rules: ModuleType, arities: dict[str, int],
         flags.append("D_A")
     if not is_structural_zero(r.d2):
         flags.append("D2_AA")
-    if uses_where(emit_source):
-        flags.append("GUARDS")
     return Op(r, r.name, 1, enum[r.name], [enum[r.name]], numeric, emitted, flags)
 
 
@@ -483,18 +471,14 @@ def translate_binary(r: Any, rules: ModuleType, arities: dict[str, int],
             Numeric(Scope(params, rules.CONSTANTS, arities, f"{where}, d2/d{part}"))
             .body(parse_rule(source, where))))
     emitted = []
-    guards = False
     for part, source, override in zip("ab", r.d, r.emit):
         emit_source = override if override is not None else source
-        guards = guards or uses_where(emit_source)
         emitted.append(cython_function(
             f"cdef Term emit_d_{r.name}_{part}(Tape tape, Term a, Term b, Term y) except *:",
             Emitted(Scope(params, rules.CONSTANTS, arities, f"{where}, emit d/d{part}"), enum)
             .body(parse_rule(emit_source, where))))
     flags = [f for f, zero in (("D_A", zero_a), ("D_B", zero_b), ("D2_AA", zero_aa),
                                ("D2_AB", zero_ab), ("D2_BB", zero_bb)) if not zero]
-    if guards:
-        flags.append("GUARDS")
     vv = enum[r.name]
     return Op(r, r.name, 2, vv, [vv, vv[:-3] + "_VC", vv[:-3] + "_CV"], numeric, emitted, flags)
 

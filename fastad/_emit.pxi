@@ -140,6 +140,16 @@ cdef bint emit_guard(Tape tape, Term a, int how, Term b) except -1:
     return outcome
 
 
+cdef Term emit_select(Tape tape, Term mask, Term chosen, Term alternative) except *:
+    """where(mask, chosen, alternative) for a mask of 1.0/0.0: a constant
+    mask picks a branch; otherwise select(mask, chosen) +
+    select_else(mask, alternative), no branch guard."""
+    if mask.entry < 0:
+        return chosen if mask.constant != 0.0 else alternative
+    return emit_binary(tape, OP_ADD_VV, emit_binary(tape, OP_SELECT_VV, mask, chosen),
+                       emit_binary(tape, OP_SELECT_ELSE_VV, mask, alternative))
+
+
 # ---- the reverse sweep, emitted ------------------------------------------------------
 
 cdef Term accumulate(Tape tape, Term total, Term term) except *:

@@ -782,11 +782,14 @@ cdef class Function:
         cdef Function G
         self.check_made()
         self.check_scalar_output("Function.grad_function")
-        G = Function.create(gradient_recording(self.primary), None, self.retrace,
-                            self.in_tree, () if self.in_shape is None or not self.single_in
-                            else tuple(self.in_shape), self.complex_in)
+        # the gradient over the input scalars: shaped like x for a single
+        # array, flat for a structure
         if not self.single_in:
-            G.out_shape = (self.n_in,)
+            out_shape = (self.n_in,)
+        else:
+            out_shape = () if self.in_shape is None else tuple(self.in_shape)
+        G = Function.create(gradient_recording(self.primary), None, self.retrace,
+                            self.in_tree, out_shape, self.complex_in)
         # G keeps the patterns F keeps (the primary aside when F evicted it).
         with self.lock:
             kept = list(self.recordings)

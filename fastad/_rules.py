@@ -5,8 +5,8 @@ build derives the rest from it (fastad/_codegen.py renders the ``*.tp``
 templates next to this file): the opcode enum and its names, the value
 rule, the first and second partial derivatives, the derivative emitted as
 tape entries (``grad_function`` and nested transforms), the per-op flags
-(which partials vanish identically, which second partials are nonzero,
-whether the emitted derivative records branch guards), the public
+(which partials vanish identically, which second partials are nonzero),
+the public
 ``fastad.<name>`` function and its docstring, the methods NumPy's object
 loops call on a Var or ComplexVar, the dispatch to the complex rule, and
 the type-stub lines. A missing column is an error when the table is read
@@ -58,8 +58,9 @@ the constants ``LN2 LN10 TWO_OVER_SQRTPI INF``, and
 ``isinf(e)``). Local names may be bound first: ``r = a * a + b * b;
 where(r == 0, 0, b / r)``. Numerically a call is the operation's value
 rule and ``where`` a C conditional; emitted, a call is a tape entry and
-each comparison of ``where`` a branch guard, so replaying the emitted
-derivative at a point on the other side re-traces.
+``where`` evaluates both branches and selects with a mask of comparison
+entries (the rows ``less`` ... ``not_equal``, ``select``, ``select_else``),
+so the emitted derivative replays on either side with no branch guard.
 
 Adding an elementary function is one row here (plus a kernel in
 _math.pxi if its value needs more than an expression, and its tests).

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import numpy as np
 
 from fastad import _core
-from fastad._core import Function, Var
+from fastad._core import Array, ComplexVar, Function, Var
 from fastad._pytree import TreeDef, flatten
 from fastad._transforms import Recorded, _check_callable, _flatten_output
 
@@ -22,7 +22,9 @@ def _check_numbers(leaves: list[Any]) -> None:
     """trace records at numbers: a Var in x0 (from an enclosing transform)
     cannot be replayed later."""
     for leaf in leaves:
-        if type(leaf) is Var or (isinstance(leaf, np.ndarray) and leaf.dtype == object):
+        if type(leaf) is Var or type(leaf) is Array or (
+                isinstance(leaf, np.ndarray) and leaf.dtype == object
+                and any(type(item) in (Var, ComplexVar) for item in leaf.reshape(-1))):
             raise TypeError(
                 "trace: x0 holds fastad.Vars; a Function replays numbers (inside another "
                 "transform, call f itself, or use F.grad_function() for a "

@@ -348,13 +348,16 @@ def test_grad_function_of_a_structured_argument_with_arrays():
     # (grad_function of every random array program with 2 or 3 inputs.)
     x = np.array([1.0, 2.0])
     y = np.array([[0.5, 1.5], [2.0, 3.0]])
+    # The gradient Function of a structured argument gives the gradient as
+    # one flat vector over the input scalars, in leaf order (Function.grad
+    # gives it in the argument's structure).
     F = fastad.trace(lambda xs: np.sum(xs[0] * xs[1]), (x, y))
     expected = F.grad((x, y))
     got = F.grad_function()((x, y))
-    assert all(rp.same_bits(a, b) for a, b in zip(got, expected))
+    assert rp.same_bits(got, np.concatenate([np.ravel(part) for part in expected]))
     F = fastad.trace(lambda d: np.sum(d["a"]) * d["b"], {"a": x, "b": 2.0})
     got = F.grad_function()({"a": x, "b": 2.0})
-    assert rp.same_bits(got["a"], [2.0, 2.0]) and got["b"] == 3.0
+    assert rp.same_bits(got, [2.0, 2.0, 3.0])
 
 
 def test_assignment_through_a_mask_keeps_the_other_elements():
@@ -383,7 +386,7 @@ def test_assignment_through_a_mask_keeps_the_other_elements():
     ("2.0 * mask", lambda x: 2.0 * (x > 0)),
     ("mask + 1.0", lambda x: (x > 0) + 1.0),
     ("mask * float array", lambda x: (x > 0) * np.array([1.0, 2.0, 3.0])),
-    ("object array * mask", lambda x: np.asarray(x) * (x > 0)),
+    ("object array * mask", lambda x: np.asarray(x - x + 1.0) * (x > 0)),
 ])
 def test_arithmetic_of_a_mask_with_numbers(name, g):
     # Arithmetic of a Mask with a number, a float array or an object array

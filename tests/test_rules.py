@@ -136,8 +136,8 @@ def rule_uses_where(source):
 
 
 def expected_flags(row):
-    """The flags the rule text implies: a nonzero d, a nonzero (nonlinear) d2, and
-    GUARDS where the emitted rule (emit, else d) has a where."""
+    """The flags the rule text implies: a nonzero d and a nonzero (nonlinear) d2
+    (an emitted where records no guard: its condition is a mask of entries)."""
     if row.arity == 1:
         d, d2, emitted = (row.d,), (row.d2,), (row.emit if row.emit is not None else row.d,)
         flags = {"D_A": d[0], "D2_AA": d2[0]}
@@ -145,10 +145,8 @@ def expected_flags(row):
         emitted = tuple(e if e is not None else d for e, d in zip(row.emit, row.d))
         flags = {"D_A": row.d[0], "D_B": row.d[1], "D2_AA": row.d2[0], "D2_AB": row.d2[1],
                  "D2_BB": row.d2[2]}
-    result = {flag for flag, source in flags.items() if not rule_is_structural_zero(source)}
-    if any(rule_uses_where(source) for source in emitted):
-        result.add("GUARDS")
-    return frozenset(result)
+    return frozenset(flag for flag, source in flags.items()
+                     if not rule_is_structural_zero(source))
 
 
 def test_flags_cover_the_rows():
