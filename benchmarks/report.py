@@ -456,16 +456,24 @@ def section(title, body):
 AB_RESULTS = Path(__file__).resolve().with_name("AB.md")
 
 
-def render_ab(path=AB_RESULTS):
+AB_CALLGRIND_RESULTS = Path(__file__).resolve().with_name("AB_callgrind.md")
+
+
+def render_ab(path=AB_RESULTS, callgrind=AB_CALLGRIND_RESULTS):
     """The last A/B of a core change against its predecessor (benchmarks/AB.md,
-    written by ab.py; see the README's Development section), as the lines of a
-    section: its headings one level down. Empty if there is none."""
-    if not path.exists():
-        return []
-    lines = ["## A/B: the current core against the previous one", ""]
-    for line in path.read_text().splitlines():
-        lines.append("#" + line if line.startswith("#") else line)
-    return lines + [""]
+    and its instruction counts benchmarks/AB_callgrind.md, written by ab.py;
+    see the README's Development section), as the lines of a section: their
+    headings one level down. Empty if there is none."""
+    lines = []
+    for part in (path, callgrind):
+        if not part.exists():
+            continue
+        if not lines:
+            lines = ["## A/B: the current core against the previous one", ""]
+        for line in part.read_text().splitlines():
+            lines.append("#" + line if line.startswith("#") else line)
+        lines.append("")
+    return lines
 
 
 def render_huge_tape(result):

@@ -235,6 +235,9 @@ cdef inline void reverse_entry(const TapeArrays* t, const op_t* ops, const index
         adj[a] += g * unary_rule(OP_SQUARE, v[a], v[i], True)
     elif op == OP_EXP:
         adj[a] += g * unary_rule(OP_EXP, v[a], v[i], True)
+    elif op == OP_TIMES_VV:
+        # the products of every emitted derivative (grad_function, nesting)
+        reverse_binary(OP_TIMES_VV, KIND_VV, i, a, b, g, v, c, adj)
     else:
         # Kept out of the equality chain above, so Cython compiles that
         # chain to a C switch.
@@ -330,6 +333,10 @@ cdef inline void forward_entry(const op_t* ops, const index_t* arg0, const index
         v[i] = unary_rule(OP_SQUARE, v[a], 0.0, False)
     elif op == OP_EXP:
         v[i] = unary_rule(OP_EXP, v[a], 0.0, False)
+    elif op == OP_TIMES_VV:
+        v[i] = forward_binary(OP_TIMES_VV, KIND_VV, a, b, v, c)
+    elif op == OP_TIMES_VC:
+        v[i] = forward_binary(OP_TIMES_VV, KIND_VC, a, b, v, c)
     elif op == OP_INPUT:
         v[i] = recorded[i]  # an input made after the leading ones keeps its value
     else:
