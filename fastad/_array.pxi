@@ -201,6 +201,7 @@ cdef object wrap_codes(Tape tape, object codes):
     scalar there)."""
     cdef index_t c
     if np.ndim(codes) == 0:
+        tape.check_thread()  # the tape may grow (and move) in its own thread
         c = <index_t>int(codes)
         if c >= 0:
             return make_var(tape, c, tape.data.arr.values[c])
@@ -653,6 +654,7 @@ cdef object matmul_operands(Tape tape, cnp.ndarray a, cnp.ndarray b):
 
 cdef cnp.ndarray gather_values(Tape tape, cnp.ndarray codes):
     """The values of codes, as a float64 array of their shape."""
+    tape.check_thread()  # the tape may grow (and move) in its own thread
     cdef cnp.ndarray src = np.ascontiguousarray(codes)
     cdef cnp.ndarray out = np.empty(np.shape(codes), dtype=np.float64)
     cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(src)
@@ -666,6 +668,7 @@ cdef cnp.ndarray gather_values(Tape tape, cnp.ndarray codes):
 
 cdef cnp.ndarray object_elements(Tape tape, cnp.ndarray codes):
     """The object array of Vars (and floats for constant elements) of codes."""
+    tape.check_thread()  # the tape may grow (and move) in its own thread
     cdef cnp.ndarray src = np.ascontiguousarray(codes).reshape(-1)
     cdef cnp.ndarray out = np.empty(src.shape[0], dtype=object)
     cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(src)
@@ -945,6 +948,8 @@ cdef class Array:
         cdef index_t c
         # x[i] in scalar loops: as cheap as indexing an object array
         if type(key) is int and cnp.PyArray_NDIM(self.codes) == 1:
+            if self.tape.recording and self.tape.thread_ident != fastad_thread_id():
+                self.tape.check_thread()  # raises: the tape may move as it grows
             n = cnp.PyArray_DIM(self.codes, 0)
             k = key
             if k < 0:

@@ -1782,3 +1782,26 @@ def test_entries_per_operation():
         r[0] = x[1]
         r[1:, 2] = 5.0
         assert t.n_entries == before
+
+
+def test_an_array_of_a_recording_tape_is_not_read_from_another_thread():
+    # The tape may grow (and move its arrays) in its own thread meanwhile:
+    # reading elements or values elsewhere raises TapeError, never a crash.
+    import threading
+    errors = []
+    with fastad.Tape() as t:
+        a = t.var(np.arange(4.0))
+
+        def read():
+            for call in (lambda: a[1], lambda: a.value, lambda: np.asarray(a), lambda: a[1:][0]):
+                try:
+                    call()
+                except fastad.TapeError as error:
+                    errors.append(error)
+
+        worker = threading.Thread(target=read)
+        worker.start()
+        worker.join()
+    assert len(errors) == 4
+    assert all("another thread" in str(error) for error in errors)
+    assert a[1].value == 1.0 and list(a.value) == [0.0, 1.0, 2.0, 3.0]  # after the block
