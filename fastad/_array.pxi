@@ -25,13 +25,9 @@ cdef inline value_t code_value(const TapeData* t, index_t c) noexcept nogil:
 cdef int reserve(TapeData* t, count_t entries, count_t constants) except -1:
     """Room for `entries` more entries and `constants` more constants, so that
     a loop over an array writes them without a check per element."""
-    if entries > 0:
-        if t.n_entries + entries > t.max_entries:
-            raise OverflowError(
-                f"fastad: the tape is full at {t.max_entries} entries (entry indices are "
-                f"32-bit); differentiate a smaller computation or split it")
-        if t.capacity < t.n_entries + entries:
-            grow_entries_to(t, t.n_entries + entries)
+    cdef count_t wanted = t.n_entries + entries
+    if entries > 0 and (wanted > t.capacity or wanted > t.max_entries):
+        grow_entries_to(t, wanted)  # raises OverflowError past the tape's limit
     if constants > 0:
         if t.n_consts + constants > t.max_entries:
             raise OverflowError(
@@ -970,8 +966,7 @@ cdef class Array:
             raise TapeError("an Array of an enclosing transform cannot hold Vars of an "
                             "inner one; build the result as a new array instead")
         if type(key) is Mask:
-            self.codes[...] = (<Mask>key).select_codes(tape, value,
-                                                       make_array(tape, self.codes))
+            self.codes[...] = where_codes(tape, key, value, make_array(tape, self.codes))
             return
         codes = operand_codes(tape, value)
         if codes is None:
@@ -1274,9 +1269,11 @@ def asarray(obj):
 
 
 cdef Tape find_tape(object obj):
-    """The innermost recording tape among the Vars and Arrays of obj."""
+    """The innermost recording tape among the Vars, Arrays and Masks of obj
+    (walking lists, tuples and object arrays); raises TapeError for one
+    that cannot record here."""
     cdef Tape found = None, t
-    if type(obj) is Array or type(obj) is Var:
+    if type(obj) is Array or type(obj) is Var or type(obj) is Mask:
         t = recording_tape_of(obj)
         t.check_recording()
         return t

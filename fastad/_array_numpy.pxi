@@ -169,10 +169,6 @@ cdef class Mask:
             return captured_codes(tape, make_array(self.tape, self.codes))
         return self.codes
 
-    cdef object select_codes(self, Tape tape, object a, object b):
-        """Codes of where(self, a, b)."""
-        return where_codes(tape, self, a, b)
-
     # arithmetic takes the mask as 0.0 and 1.0
     def __mul__(self, other):
         return array_binary(OP_MULTIPLY_VV, self, other)
@@ -286,14 +282,7 @@ def where(cond, a, b):
         The selection. Its derivative flows only into the selected branch:
         an inf or nan in the other one does not reach the gradient.
     """
-    cdef Tape tape = None
-    for item in (cond, a, b):
-        t = recording_tape_of(item) if type(item) is not Mask else (<Mask>item).tape
-        if t is None and isinstance(item, (np.ndarray, list, tuple)) and np.asarray(
-                item).dtype == object:
-            t = find_tape(item)
-        if t is not None:
-            tape = t if tape is None else innermost(tape, t)
+    cdef Tape tape = find_tape((cond, a, b))
     if tape is None:
         return np.where(cond, a, b)
     tape.check_recording()
@@ -425,19 +414,6 @@ cdef object data_codes(Tape tape, object x):
     return codes
 
 
-cdef object codes_of_args(Tape tape, object x):
-    """x with every Array, Var and number replaced by codes (for NumPy
-    functions that only move elements); other objects as they are."""
-    if type(x) is Array or type(x) is Var or type(x) is Mask:
-        return operand_codes(tape, x)
-    if isinstance(x, np.ndarray) and x.dtype.kind in "biufO":
-        codes = operand_codes(tape, x)
-        return x if codes is None else codes
-    if type(x) is list or type(x) is tuple:
-        return type(x)(codes_of_args(tape, item) for item in x)
-    return x
-
-
 cdef object wrap_moved(Tape tape, object result):
     if isinstance(result, np.ndarray):
         if result.dtype != CODE_DTYPE:
@@ -453,19 +429,9 @@ cdef object wrap_moved(Tape tape, object result):
 
 
 cdef Tape tape_of_args(tuple args, dict kwargs):
-    cdef Tape tape = None, t
-    for item in list(args) + list(kwargs.values()):
-        if type(item) is Array or type(item) is Var:
-            t = recording_tape_of(item)
-        elif type(item) is Mask:
-            t = (<Mask>item).tape
-        elif type(item) is list or type(item) is tuple:
-            t = tape_of_args(tuple(item), {})
-        else:
-            continue
-        if t is not None:
-            tape = t if tape is None else innermost(tape, t)
-    return tape
+    """The innermost recording tape among the Vars, Arrays and Masks of a
+    call's arguments (None if there is none)."""
+    return find_tape(list(args) + list(kwargs.values()))
 
 
 cdef object move_elements(object func, tuple args, dict kwargs):

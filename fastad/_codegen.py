@@ -46,11 +46,11 @@ def load_rules() -> ModuleType:
 
 # ---- parsing the rule language ----------------------------------------------------
 
-_COMPARE = {ast.Eq: ("==", "Py_EQ"), ast.NotEq: ("!=", "Py_NE"), ast.Lt: ("<", "Py_LT"),
-            ast.LtE: ("<=", "Py_LE"), ast.Gt: (">", "Py_GT"), ast.GtE: (">=", "Py_GE")}
-# The comparison rows whose entries (1.0 or 0.0) make the emitted masks.
-_MASK_OPS = {ast.Eq: "OP_EQUAL_VV", ast.NotEq: "OP_NOT_EQUAL_VV", ast.Lt: "OP_LESS_VV",
-             ast.LtE: "OP_LESS_EQUAL_VV", ast.Gt: "OP_GREATER_VV", ast.GtE: "OP_GREATER_EQUAL_VV"}
+# Each comparison of the rule language: its C symbol (numeric rules) and the
+# row whose entries (1.0 or 0.0) make an emitted where's mask.
+_COMPARE = {ast.Eq: ("==", "OP_EQUAL_VV"), ast.NotEq: ("!=", "OP_NOT_EQUAL_VV"),
+            ast.Lt: ("<", "OP_LESS_VV"), ast.LtE: ("<=", "OP_LESS_EQUAL_VV"),
+            ast.Gt: (">", "OP_GREATER_VV"), ast.GtE: (">=", "OP_GREATER_EQUAL_VV")}
 _ARITHMETIC = {ast.Add: ("+", "emit_add"), ast.Sub: ("-", "emit_sub"),
                ast.Mult: ("*", "emit_mul"), ast.Div: ("/", "emit_div")}
 
@@ -254,7 +254,7 @@ class Emitted:
             left = self.expr(node.left)
             right = self.expr(node.comparators[0])
             return self.assign(
-                f"emit_binary(tape, {_MASK_OPS[type(node.ops[0])]}, {left}, {right})")
+                f"emit_binary(tape, {_COMPARE[type(node.ops[0])][1]}, {left}, {right})")
         if isinstance(node, ast.BoolOp):
             # and: the product of 0/1 masks; or: their maximum
             op = "OP_MULTIPLY_VV" if isinstance(node.op, ast.And) else "OP_MAXIMUM_VV"

@@ -29,7 +29,7 @@ cdef object apply_unary(int op, object x):
     if type(x) is Array:
         return array_unary(op, <Array>x)
     if type(x) is Mask:
-        return array_unary(op, make_array((<Mask>x).tape, (<Mask>x).as_codes((<Mask>x).tape)))
+        return array_unary(op, make_array((<Mask>x).tape, (<Mask>x).codes))
     if isinstance(x, (np.ndarray, list, tuple)):
         reject_array_subclass(x, op_name(op))
         arr = np.asarray(x)

@@ -111,35 +111,6 @@ cdef inline Term number(double c) noexcept nogil:
     return constant_term(c)
 
 
-# A comparison with the entry on the right is stored with the entry on the
-# left: c < x is x > c.
-cdef inline int mirrored(int how) noexcept nogil:
-    if how == Py_LT:
-        return Py_GT
-    if how == Py_GT:
-        return Py_LT
-    if how == Py_LE:
-        return Py_GE
-    if how == Py_GE:
-        return Py_LE
-    return how
-
-
-cdef bint emit_guard(Tape tape, Term a, int how, Term b) except -1:
-    """a (how) b at the current values, recorded as a branch guard when an
-    entry is involved."""
-    cdef double va = term_value(tape, a), vb = term_value(tape, b)
-    cdef bint outcome = compare_values(how, va, vb)
-    if a.entry >= 0:
-        if b.entry >= 0:
-            tape.push_guard(a.entry, b.entry, how, False, outcome)
-        else:
-            tape.push_guard(a.entry, tape.push_const(vb), how, True, outcome)
-    elif b.entry >= 0:
-        tape.push_guard(b.entry, tape.push_const(va), mirrored(how), True, outcome)
-    return outcome
-
-
 cdef Term emit_select(Tape tape, Term mask, Term chosen, Term alternative) except *:
     """where(mask, chosen, alternative) for a mask of 1.0/0.0: a constant
     mask picks a branch; otherwise select(mask, chosen) +

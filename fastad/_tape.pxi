@@ -114,7 +114,7 @@ cdef int grow_entries_to(TapeData* t, count_t wanted) except -1:
         spare.values = NULL
         spare_capacity = 0
         return 0
-    if t.n_entries >= t.max_entries:
+    if t.n_entries >= t.max_entries or wanted > t.max_entries:
         raise OverflowError(
             f"fastad: the tape is full at {t.max_entries} entries (entry indices are "
             f"32-bit); differentiate a smaller computation or split it")

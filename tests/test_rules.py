@@ -130,11 +130,6 @@ def rule_is_structural_zero(source):
             and node.value == 0)
 
 
-def rule_uses_where(source):
-    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "where"
-               for part in _statements(source) for n in ast.walk(ast.parse(part)))
-
-
 def expected_flags(row):
     """The flags the rule text implies: a nonzero d and a nonzero (nonlinear) d2
     (an emitted where records no guard: its condition is a mask of entries)."""
