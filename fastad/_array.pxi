@@ -196,6 +196,8 @@ cdef object wrap_codes(Tape tape, object codes):
     """An Array for codes, or the Var or float of a 0-d result (NumPy gives a
     scalar there)."""
     cdef index_t c
+    if type(codes) is np.ndarray and cnp.PyArray_NDIM(<cnp.ndarray>codes) > 0:
+        return make_array(tape, <cnp.ndarray>codes)  # the result of every loop
     if np.ndim(codes) == 0:
         tape.check_thread()  # the tape may grow (and move) in its own thread
         c = <index_t>int(codes)
