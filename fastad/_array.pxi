@@ -527,108 +527,119 @@ cdef tuple normalize_axes(object axis, int ndim, str name):
     return tuple(sorted(out))
 
 
-cdef cnp.ndarray matmul_codes(Tape tape, cnp.ndarray a, cnp.ndarray b):
-    """Codes of a @ b for 2-D codes (m, k) and (k, n): each output a fold of
-    k products."""
-    cdef count_t m = a.shape[0], kk = a.shape[1], n = b.shape[1], i, j, l, e
-    cdef cnp.ndarray sa = np.ascontiguousarray(a)
-    cdef cnp.ndarray sb = np.ascontiguousarray(b.T)   # rows of b.T: columns of b
-    cdef cnp.ndarray out = np.empty((m, n), dtype=np.int32)
-    cdef const index_t* pa = <const index_t*>cnp.PyArray_DATA(sa)
-    cdef const index_t* pb = <const index_t*>cnp.PyArray_DATA(sb)
-    cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
+cdef cnp.ndarray product_codes(Tape tape, cnp.ndarray a, cnp.ndarray b, bint careful=False):
+    """Codes of a @ b for 2-D operands (m, k) and (k, n), each either codes
+    or a float64 constant matrix: one entry per element of the result, of
+    opcode OP_MATMUL over one Product of the tape (_products.pxi). careful:
+    products by times (an emitted derivative's)."""
+    cdef count_t m = a.shape[0], k = a.shape[1], n = b.shape[1], p, first, q
     cdef TapeData* t = &tape.data
-    cdef index_t acc, term
-    if kk == 0:
-        out[...] = fold_constant(t, 0.0)
-        return out
-    reserve(t, m * n * (2 * kk - 1), 0)
-    if record_uniform_matmul(t, pa, pb, d, m, kk, n):
-        return out
-    e = t.n_entries
-    for i in range(m):
-        for j in range(n):
-            e = record_binary_element(t, OP_MULTIPLY_VV, pa[i * kk], pb[j * kk], &acc, e)
-            for l in range(1, kk):
-                e = record_binary_element(t, OP_MULTIPLY_VV, pa[i * kk + l], pb[j * kk + l],
-                                          &term, e)
-                e = record_binary_element(t, OP_ADD_VV, acc, term, &acc, e)
-            d[i * n + j] = acc
-    t.n_entries = e
+    cdef Product P
+    cdef cnp.ndarray out
+    cdef index_t* d
+    if k == 0:
+        return np.full((m, n), fold_constant(t, 0.0), dtype=np.int32)
+    if a.dtype == CODE_DTYPE and all_constant_codes(a):
+        a = gather_values(tape, a)   # a matrix of numbers: held as one
+    if b.dtype == CODE_DTYPE and all_constant_codes(b):
+        b = gather_values(tape, b)
+    if a.dtype != CODE_DTYPE and b.dtype != CODE_DTYPE:
+        return pooled_codes(tape, constant_product(a, b, careful))
+    if m == 0 or n == 0:
+        return np.empty((m, n), dtype=np.int32)
+    find_blas()
+    reserve(t, m * n, 0)
+    held = []
+    memset(&P, 0, sizeof(Product))
+    P.m, P.n, P.k = m, n, k
+    P.careful = careful
+    try:
+        set_factor(tape, &P.a, a, held)
+        set_factor(tape, &P.b, b, held)
+        first = t.n_entries
+        P.first = <index_t>first
+        append_product(t, &P)
+    except BaseException:
+        free(P.a.codes)
+        free(P.b.codes)
+        raise
+    if held:
+        if tape.held is None:
+            tape.held = []
+        tape.held.extend(held)
+    q = t.n_products - 1
+    memset(t.arr.ops + first, OP_MATMUL, m * n * sizeof(op_t))
+    out = np.empty((m, n), dtype=np.int32)
+    d = <index_t*>cnp.PyArray_DATA(out)
+    for p in range(m * n):
+        t.arr.arg0[first + p] = <index_t>q
+        t.arr.arg1[first + p] = <index_t>p
+        d[p] = <index_t>(first + p)
+    if not product_forward(&t.arr, &t.arr.products[q], t.arr.values):
+        for p in range(m * n):
+            t.arr.values[first + p] = product_entry_value(&t.arr, &t.arr.products[q], p,
+                                                          t.arr.values)
+    t.n_entries = first + m * n
     return out
 
 
-cdef bint record_uniform_matmul(TapeData* t, const index_t* pa, const index_t* pb,
-                                index_t* d, count_t m, count_t kk, count_t n) except -1:
-    """matmul_codes when each operand is all entries or all constants (not
-    both): the operands' arguments and values laid out once, then a
-    streaming loop (a product entry and a sum entry per multiply-add).
-    False (nothing written) otherwise. Room is reserved."""
-    cdef bint a_entries = all_entries(pa, m * kk), b_entries = all_entries(pb, n * kk)
-    cdef int kind
-    cdef count_t i, j, l, e, ia, jb
-    cdef index_t acc
-    cdef double total, product
-    cdef double* va
-    cdef double* vb
-    if not (a_entries or all_constants(pa, m * kk)) or not (b_entries or all_constants(pb, n * kk)):
-        return False
-    if a_entries and b_entries:
-        kind = KIND_VV
-    elif a_entries:
-        kind = KIND_VC
-    elif b_entries:
-        kind = KIND_CV
-    else:
-        return False
-    arg_a = np.empty(m * kk, dtype=np.int32)
-    arg_b = np.empty(n * kk, dtype=np.int32)
-    cdef index_t* xa = <index_t*>cnp.PyArray_DATA(arg_a)
-    cdef index_t* xb = <index_t*>cnp.PyArray_DATA(arg_b)
-    fill_operands(xa, pa, False, a_entries, m * kk)
-    fill_operands(xb, pb, False, b_entries, n * kk)
-    va = take_buffer(m * kk, False)
-    try:
-        vb = take_buffer(n * kk, False)
-    except MemoryError:
-        release_buffer(va)
-        raise
-    gather(t, pa, a_entries, va, m * kk)
-    gather(t, pb, b_entries, vb, n * kk)
-    e = t.n_entries
-    for i in range(m):
-        ia = i * kk
-        for j in range(n):
-            jb = j * kk
-            total = va[ia] * vb[jb]
-            t.arr.ops[e] = <op_t>(OP_MULTIPLY_VV + kind)
-            t.arr.arg0[e] = xa[ia]
-            t.arr.arg1[e] = xb[jb]
-            t.arr.values[e] = total
-            acc = <index_t>e
-            e += 1
-            for l in range(1, kk):
-                product = va[ia + l] * vb[jb + l]
-                t.arr.ops[e] = <op_t>(OP_MULTIPLY_VV + kind)
-                t.arr.arg0[e] = xa[ia + l]
-                t.arr.arg1[e] = xb[jb + l]
-                t.arr.values[e] = product
-                total = total + product
-                t.arr.ops[e + 1] = OP_ADD_VV
-                t.arr.arg0[e + 1] = acc
-                t.arr.arg1[e + 1] = <index_t>e
-                t.arr.values[e + 1] = total
-                acc = <index_t>(e + 1)
-                e += 2
-            d[i * n + j] = acc
-    t.n_entries = e
-    release_buffer(va)
-    release_buffer(vb)
-    return True
+cdef cnp.ndarray constant_product(cnp.ndarray a, cnp.ndarray b, bint careful):
+    """a @ b of two float64 matrices by the products' own loops (the same
+    sums as a product of entries)."""
+    cdef cnp.ndarray ca = np.ascontiguousarray(a), cb = np.ascontiguousarray(b)
+    cdef count_t m = a.shape[0], k = a.shape[1], n = b.shape[1]
+    cdef cnp.ndarray out = np.empty((m, n), dtype=np.float64)
+    cdef View A, B
+    A.data = <const double*>cnp.PyArray_DATA(ca)
+    A.trans = b'N'
+    A.ld = max(k, 1)
+    B.data = <const double*>cnp.PyArray_DATA(cb)
+    B.trans = b'N'
+    B.ld = max(n, 1)
+    gemm(A, B, m, n, k, 0.0, <double*>cnp.PyArray_DATA(out), max(n, 1))
+    if careful and not all_finite(<double*>cnp.PyArray_DATA(out), m * n):
+        gemm_careful(A, B, m, n, k, <double*>cnp.PyArray_DATA(out), max(n, 1))
+    return out
+
+
+cdef bint all_constant_codes(cnp.ndarray codes):
+    src = np.ascontiguousarray(codes)
+    return all_constants(<const index_t*>cnp.PyArray_DATA(src), src.size)
+
+
+cdef int set_factor(Tape tape, Factor* f, cnp.ndarray x, list held) except -1:
+    """Fill f from a 2-D operand: a copy of its codes, or a reference to its
+    numbers (copied only when no BLAS layout fits: no unit stride, or
+    misaligned); arrays referenced are added to held, which the caller
+    appends to tape.held."""
+    cdef count_t rows = x.shape[0], cols = x.shape[1], rs, cs
+    cdef cnp.ndarray src
+    if x.dtype == CODE_DTYPE:
+        src = np.ascontiguousarray(x)
+        f.codes = copy_codes(<const index_t*>cnp.PyArray_DATA(src), rows * cols)
+        f.data = NULL
+        f.run = run_of(f.codes, rows * cols)
+        return 0
+    src = x
+    rs = x.strides[0] // 8 if rows > 1 else cols
+    cs = x.strides[1] // 8 if cols > 1 else 1
+    if not (x.flags.aligned and x.strides[0] % 8 == 0 and x.strides[1] % 8 == 0
+            and ((cs == 1 and rs >= cols) or (rs == 1 and cs >= rows and cols > 1))):
+        src = np.ascontiguousarray(x)
+        rs, cs = cols, 1
+    f.held = <index_t>((0 if tape.held is None else len(tape.held)) + len(held))
+    held.append(src)
+    f.codes = NULL
+    f.data = <const value_t*>cnp.PyArray_DATA(src)
+    f.row_stride = rs
+    f.col_stride = cs
+    f.run = -1
+    return 0
 
 
 cdef object matmul_operands(Tape tape, cnp.ndarray a, cnp.ndarray b):
-    """Codes of a @ b with NumPy's matmul rules for 1-D and 2-D operands."""
+    """Codes of a @ b with NumPy's matmul rules for 1-D and 2-D operands,
+    each codes or a float64 constant array (None for other dimensions)."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: Input operand does not have enough dimensions")
     if a.ndim > 2 or b.ndim > 2:
@@ -640,7 +651,7 @@ cdef object matmul_operands(Tape tape, cnp.ndarray a, cnp.ndarray b):
             f"matmul: Input operand 1 has a mismatch in its core dimension 0, with "
             f"gufunc signature (n?,k),(k,m?)->(n?,m?) (size {b2.shape[0]} is different "
             f"from {a2.shape[1]}) (shapes {np.shape(a)} and {np.shape(b)})")
-    out = matmul_codes(tape, a2, b2)
+    out = product_codes(tape, a2, b2)
     if a.ndim == 1 and b.ndim == 1:
         return out.reshape(())
     if a.ndim == 1:
@@ -767,14 +778,24 @@ cdef bint is_complex_like(object x):
 
 cdef object array_matmul(object a, object b):
     cdef Tape tape = tape_of_operands(a, b)
-    ca = operand_codes(tape, a)
-    cb = operand_codes(tape, b)
+    ca = product_operand(tape, a)
+    cb = product_operand(tape, b)
     if ca is None or cb is None:
         return NotImplemented
     codes = matmul_operands(tape, ca, cb)
     if codes is None:
         return np.matmul(as_object_operand(a), as_object_operand(b))
     return wrap_codes(tape, codes)
+
+
+cdef object product_operand(Tape tape, object x):
+    """A matrix product's operand: a real ndarray as a float64 constant array
+    (held by reference, no copy when it is float64 already), anything else
+    as codes (None for operands that are not real)."""
+    if isinstance(x, np.ndarray) and (<cnp.ndarray>x).dtype.kind in "biuf":
+        reject_array_subclass(x, "fastad.Array")
+        return np.asarray(x, dtype=np.float64)
+    return operand_codes(tape, x)
 
 
 cdef object as_object_operand(object x):

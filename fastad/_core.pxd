@@ -41,6 +41,34 @@ ctypedef int64_t count_t
 
 # ---- the structs ------------------------------------------------------------------
 
+cdef struct Factor:
+    # One factor of a matrix product (a Product), a rows x cols matrix:
+    # either codes (row-major, entries >= 0 and pooled constants -1-k, owned
+    # by the tape) or a constant float matrix held by reference (data and
+    # its strides in elements; the tape keeps the array alive).
+    index_t* codes
+    const value_t* data
+    count_t row_stride
+    count_t col_stride
+    index_t run           # codes[p] == run + p for every p (one run of entries), else -1
+    index_t held          # data: the array's position in the tape's list Tape.held
+
+
+cdef struct Product:
+    # C = A @ B recorded as one entry per element of C (opcode OP_MATMUL,
+    # arg0 the product's index, arg1 the element's row-major position):
+    # entries first .. first + m*n - 1. The sweeps treat it as one block of
+    # matrix work (fastad/_products.pxi), not as m*n*k multiply-adds.
+    index_t first
+    count_t m
+    count_t n
+    count_t k
+    Factor a              # m x k
+    Factor b              # k x n
+    int careful           # an exact zero times anything is zero (the products of
+                          # emitted derivatives, like OP_TIMES); else IEEE's 0 * inf
+
+
 cdef struct TapeArrays:
     # What the sweeps read: a structure of arrays, so that each array
     # streams on its own and no padding is spent on the one-byte opcode.
@@ -49,6 +77,7 @@ cdef struct TapeArrays:
     index_t* arg1        # second operand (entry index, or pool index for VC)
     value_t* values      # value of each entry
     value_t* consts      # the constant pool
+    Product* products    # the matrix products (entries of opcode OP_MATMUL)
 
 
 cdef struct Guard:
@@ -75,6 +104,8 @@ cdef struct TapeData:
     count_t consts_capacity
     count_t n_guards
     count_t guards_capacity
+    count_t n_products
+    count_t products_capacity
     count_t max_entries    # the tape-full limit (lowered by a test hook)
 
 

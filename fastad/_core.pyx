@@ -194,6 +194,7 @@ include "_ops.pxi"            # the operation table (generated from _rules.py)
 include "_tape.pxi"           # tape storage, growth, buffer pool
 include "_convert.pxi"        # conversion of user input
 include "_recording.pxi"      # the Tape object, its imperative API, transform inputs
+include "_products.pxi"       # matrix products: one block of matrix work in the sweeps
 include "_var.pxi"            # the Var proxy (generated from _var.pxi.tp)
 include "_complex.pxi"        # ComplexVar and the complex rules (from _complex.pxi.tp)
 include "_sweep.pxi"          # the sweeps: nogil loops, the entry decoder

@@ -145,10 +145,15 @@ cdef int emit_reverse(Tape source, Tape target, const index_t* where, Term* adj,
     adjoint, as a Term of target, on return; where[i] is the target entry
     holding source entry i's value.
     """
-    cdef count_t i
+    cdef count_t next = last, i
     cdef Entry e
     cdef Term g, A, B, Y
-    for i in range(last, stop - 1, -1):
+    while next >= stop:
+        i = next
+        next = i - 1
+        if source.data.arr.ops[i] == OP_MATMUL:
+            next = emit_product_reverse(source, target, where, adj, i)
+            continue
         g = adj[i]
         if g.entry == NO_TERM or is_constant(g, 0.0):
             continue  # nothing flows back from here
@@ -169,6 +174,146 @@ cdef int emit_reverse(Tape source, Tape target, const index_t* where, Term* adj,
             adj[e.b] = accumulate(target, adj[e.b], emit_times(
                 target, g, emit_binary_partial(target, e.rule, A, B, Y, WRT_B)))
     return 0
+
+
+# ---- matrix products, emitted as matrix products -------------------------------------
+
+cdef inline Term code_term(Tape tape, index_t code) noexcept:
+    """A code of tape as a Term."""
+    if code >= 0:
+        return entry_term(code)
+    return constant_term(tape.data.arr.consts[-1 - code])
+
+
+cdef object term_codes(Tape target, const Term* terms, count_t n, count_t rows, count_t cols):
+    """Codes on target of n Terms (NO_TERM a zero), padded with zeros to
+    rows x cols; None when they are all zero."""
+    cdef cnp.ndarray out = np.empty(rows * cols, dtype=np.int32)
+    cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
+    cdef index_t zero = 0
+    cdef bint any_term = False
+    cdef count_t p
+    for p in range(rows * cols):
+        if p < n and terms[p].entry != NO_TERM and not is_constant(terms[p], 0.0):
+            any_term = True
+            d[p] = terms[p].entry if terms[p].entry >= 0 else fold_constant(
+                &target.data, terms[p].constant)
+        else:
+            if zero == 0:
+                zero = fold_constant(&target.data, 0.0)
+            d[p] = zero
+    return out.reshape(rows, cols) if any_term else None
+
+
+cdef object factor_operand(Tape source, Tape target, const Factor* f, count_t rows,
+                           count_t cols, const index_t* where):
+    """A factor of a product of source as an operand on target: its codes
+    through where (constants pooled again), or the same constant matrix."""
+    cdef cnp.ndarray out
+    cdef index_t* d
+    cdef index_t c
+    cdef count_t p
+    if f.codes == NULL:
+        return source.held[f.held]
+    out = np.empty((rows, cols), dtype=np.int32)
+    d = <index_t*>cnp.PyArray_DATA(out)
+    for p in range(rows * cols):
+        c = f.codes[p]
+        d[p] = where[c] if c >= 0 else fold_constant(&target.data,
+                                                     source.data.arr.consts[-1 - c])
+    return out
+
+
+cdef object factor_tangents(Tape target, const Factor* f, count_t rows, count_t cols,
+                            const Term* tan):
+    """Codes on target of the tangents of a factor's elements (None: all zero)."""
+    cdef Term* terms
+    cdef count_t p
+    if f.codes == NULL:
+        return None
+    terms = new_terms(rows * cols)
+    try:
+        for p in range(rows * cols):
+            if f.codes[p] >= 0:
+                terms[p] = tan[f.codes[p]]
+        return term_codes(target, terms, rows * cols, rows, cols)
+    finally:
+        free(terms)
+
+
+cdef int add_codes_into(Tape target, const Factor* f, cnp.ndarray codes, Term* adj) except -1:
+    """adj[entry] += the Term of codes[p], for each entry element p of f."""
+    cdef cnp.ndarray src = np.ascontiguousarray(codes)
+    cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(src)
+    cdef count_t p
+    cdef index_t c
+    for p in range(src.size):
+        c = f.codes[p]
+        if c >= 0:
+            adj[c] = accumulate(target, adj[c], code_term(target, s[p]))
+    return 0
+
+
+cdef count_t emit_product_reverse(Tape source, Tape target, const index_t* where, Term* adj,
+                                  count_t i) except -2:
+    """The reverse sweep of source's product whose entry i is the last one
+    swept (later ones have no adjoint), emitted onto target as two matrix
+    products, dA = G B^T and dB = A^T G; returns the entry before the product."""
+    cdef const Product* P = &source.data.arr.products[source.data.arr.arg0[i]]
+    cdef count_t m = P.m, n = P.n, k = P.k
+    G = term_codes(target, adj + P.first, i - P.first + 1, m, n)
+    if G is None:
+        return P.first - 1
+    A = factor_operand(source, target, &P.a, m, k, where)
+    B = factor_operand(source, target, &P.b, k, n, where)
+    if P.a.codes != NULL:
+        add_codes_into(target, &P.a, product_codes(target, G, B.T, True), adj)
+    if P.b.codes != NULL:
+        add_codes_into(target, &P.b, product_codes(target, A.T, G, True), adj)
+    return P.first - 1
+
+
+cdef count_t emit_product_tangents(Tape source, Tape target, const Product* P,
+                                   const index_t* where, Term* tan) except -1:
+    """The tangents of source's product P, emitted onto target as matrix
+    products: A tan(B) + tan(A) B. Returns the entry after the product."""
+    cdef count_t m = P.m, n = P.n, k = P.k, p
+    cdef Term total
+    cdef const index_t* s1 = NULL
+    cdef const index_t* s2 = NULL
+    dA = factor_tangents(target, &P.a, m, k, tan)
+    dB = factor_tangents(target, &P.b, k, n, tan)
+    if dB is not None:
+        first = np.ascontiguousarray(
+            product_codes(target, factor_operand(source, target, &P.a, m, k, where), dB, True))
+        s1 = <const index_t*>cnp.PyArray_DATA(first)
+    if dA is not None:
+        second = np.ascontiguousarray(
+            product_codes(target, dA, factor_operand(source, target, &P.b, k, n, where), True))
+        s2 = <const index_t*>cnp.PyArray_DATA(second)
+    for p in range(m * n):
+        total.entry = NO_TERM
+        total.constant = 0.0
+        if s1 != NULL:
+            total = accumulate(target, total, code_term(target, s1[p]))
+        if s2 != NULL:
+            total = accumulate(target, total, code_term(target, s2[p]))
+        tan[P.first + p] = total
+    return P.first + m * n
+
+
+cdef count_t splice_product(Tape inner, Tape target, const Product* P,
+                            index_t* where) except -1:
+    """Inner's product P written onto target as the same product of the
+    spliced factors; returns the inner entry after it."""
+    cdef count_t p
+    out = np.ascontiguousarray(product_codes(
+        target, factor_operand(inner, target, &P.a, P.m, P.k, where),
+        factor_operand(inner, target, &P.b, P.k, P.n, where), P.careful))
+    cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(out)
+    for p in range(P.m * P.n):
+        where[P.first + p] = s[p]
+    return P.first + P.m * P.n
 
 
 cdef Term* new_terms(count_t n) except NULL:
@@ -309,8 +454,12 @@ cdef class Splice:
         if sp.where == NULL:
             raise MemoryError("fastad: could not allocate a splice map")
         captures = inner.captures if inner.captures is not None else {}
-        for i in range(n):
+        i = 0
+        while i < n:
             e = decode(&inner.data.arr, i)
+            if e.kind == KIND_PRODUCT:
+                i = splice_product(inner, target, &inner.data.arr.products[e.a], sp.where)
+                continue
             if e.kind == KIND_INPUT:
                 outer = captures.get(i)
                 if outer is None:  # an input given as a number: fixed on the outer tape
@@ -319,6 +468,7 @@ cdef class Splice:
                     if outer.tape is not target:
                         outer = target.capture(outer)
                     sp.where[i] = outer.index
+                i += 1
                 continue
             # The operands in the target's terms: its entries, or its constants.
             a = sp.where[e.a] if e.a >= 0 else target.push_const(e.ca)
@@ -326,6 +476,7 @@ cdef class Splice:
             if e.kind != KIND_UNARY:
                 b = sp.where[e.b] if e.b >= 0 else target.push_const(e.cb)
             sp.where[i] = target.push(inner.data.arr.ops[i], a, b, inner.data.arr.values[i])
+            i += 1
         for k in range(inner.data.n_guards):
             g = &inner.data.guards[k]
             target.push_guard(sp.where[g.a],
@@ -368,7 +519,7 @@ cdef class Splice:
 
     def tangents(self, outputs, seeds, count_t n_inputs):
         """d(outputs) / d(inputs) . seeds, emitted on the target (forward)."""
-        cdef count_t n = self.inner.data.n_entries, i, k
+        cdef count_t n = self.inner.data.n_entries, i, k, next
         cdef Term* tan
         cdef Term A, B, Y, total
         cdef Entry e
@@ -381,8 +532,15 @@ cdef class Splice:
                     tan[k] = object_term(target, seed)
                     if is_constant(tan[k], 0.0):
                         tan[k].entry = NO_TERM  # a structural zero
-            for i in range(n_inputs, n):
+            next = n_inputs
+            while next < n:
+                i = next
+                next = i + 1
                 e = decode(&source.data.arr, i)
+                if e.kind == KIND_PRODUCT:
+                    next = emit_product_tangents(source, target,
+                                                 &source.data.arr.products[e.a], self.where, tan)
+                    continue
                 if e.kind == KIND_INPUT:
                     continue
                 Y = entry_term(self.where[i])

@@ -11,11 +11,17 @@
 #     "n_inputs"       the number of input entries (the first ones)
 # A tape's bytes are a header and its arrays, little-endian and packed:
 #     magic b"fastadTP", uint32 format, uint32 0, int64 n_entries,
-#     int64 n_constants, int64 n_guards;
+#     int64 n_constants, int64 n_guards, int64 n_products;
 #     opcodes (uint8), first operands (int32), second operands (int32),
 #     values (float64), one per entry; constants (float64);
 #     guards, 11 bytes each: a (int32), b (int32), how, b_is_constant,
-#     outcome (uint8 each).
+#     outcome (uint8 each);
+#     products: int64 first, m, n, k, careful (0 or 1), then each factor
+#     (m x k, then k x n)
+#     as uint8 0 and its codes (int32, row-major) or uint8 1 and its
+#     numbers (float64, row-major: a constant matrix is stored by value).
+# Format 1 (before matrix products) is the same without n_products and
+# products, and is still read.
 # Every field is written explicitly (no struct padding reaches the bytes),
 # so identical recordings pickle to identical bytes; a later version adds
 # keys and bumps FORMAT_VERSION. Loading checks every count against the
@@ -25,9 +31,11 @@
 
 import struct
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 cdef bytes TAPE_MAGIC = b"fastadTP"
-_TAPE_HEADER = struct.Struct("<8sIIqqq")
+_TAPE_HEADER = struct.Struct("<8sIIqqqq")
+_TAPE_HEADER_1 = struct.Struct("<8sIIqqq")
+_PRODUCT_HEADER = struct.Struct("<qqqqq")
 cdef count_t GUARD_BYTES = 11
 cdef count_t ENTRY_FILE_BYTES = 1 + 4 + 4 + 8
 
@@ -62,14 +70,30 @@ cdef bytes tape_bytes(Tape t):
             p[10] = t.data.guards[k].outcome
             p += GUARD_BYTES
     return b"".join([
-        _TAPE_HEADER.pack(TAPE_MAGIC, FORMAT_VERSION, 0, n, m, g),
+        _TAPE_HEADER.pack(TAPE_MAGIC, FORMAT_VERSION, 0, n, m, g, t.data.n_products),
         PyBytes_FromStringAndSize(<char*>t.data.arr.ops, n * sizeof(op_t)),
         little_endian(t.data.arr.arg0, n, sizeof(index_t), "<i4", np.int32),
         little_endian(t.data.arr.arg1, n, sizeof(index_t), "<i4", np.int32),
         little_endian(t.data.arr.values, n, sizeof(value_t), "<f8", np.float64),
         little_endian(t.data.arr.consts, m, sizeof(value_t), "<f8", np.float64),
         bytes(guards),
-    ])
+    ] + [product_bytes(&t.data.arr.products[k]) for k in range(t.data.n_products)])
+
+
+cdef bytes product_bytes(const Product* P):
+    return b"".join([_PRODUCT_HEADER.pack(P.first, P.m, P.n, P.k, P.careful),
+                     factor_bytes(&P.a, P.m, P.k), factor_bytes(&P.b, P.k, P.n)])
+
+
+cdef bytes factor_bytes(const Factor* f, count_t rows, count_t cols):
+    cdef count_t i, j
+    if f.codes != NULL:
+        return b"\x00" + little_endian(f.codes, rows * cols, sizeof(index_t), "<i4", np.int32)
+    numbers = np.empty((rows, cols), dtype="<f8")
+    for i in range(rows):
+        for j in range(cols):
+            numbers[i, j] = f.data[i * f.row_stride + j * f.col_stride]
+    return b"\x01" + numbers.tobytes()
 
 
 cdef bytes little_endian(void* data, count_t n, size_t itemsize, str code, object dtype):
@@ -87,18 +111,21 @@ cdef Tape tape_from_bytes(object data):
     cdef const unsigned char* p
     if not isinstance(data, bytes) or len(data) < _TAPE_HEADER.size:
         raise ValueError("fastad: corrupt Function pickle (a tape is not bytes of a tape)")
-    magic, version, reserved, n, m, g = _TAPE_HEADER.unpack_from(data)
+    magic, version, reserved, n, m, g = _TAPE_HEADER_1.unpack_from(data)
     if magic != TAPE_MAGIC:
         raise ValueError("fastad: corrupt Function pickle (not a fastad tape)")
-    if version != FORMAT_VERSION:
+    if version not in (1, FORMAT_VERSION):
         raise ValueError(f"fastad: the pickle holds a tape of format {version}; this "
-                         f"fastad reads format {FORMAT_VERSION}")
+                         f"fastad reads format {FORMAT_VERSION} (and format 1)")
+    header = _TAPE_HEADER_1 if version == 1 else _TAPE_HEADER
+    n_products = 0 if version == 1 else header.unpack_from(data)[6]
+    end = header.size + n * ENTRY_FILE_BYTES + m * 8 + g * GUARD_BYTES
     if (reserved != 0 or not 0 <= n <= INT32_MAX or not 0 <= m <= INT32_MAX
-            or not 0 <= g <= INT32_MAX
-            or len(data) != _TAPE_HEADER.size + n * ENTRY_FILE_BYTES + m * 8 + g * GUARD_BYTES):
+            or not 0 <= g <= INT32_MAX or not 0 <= n_products <= n
+            or len(data) < end or (n_products == 0 and len(data) != end)):
         raise ValueError("fastad: corrupt Function pickle (the tape's counts do not match "
                          "its length)")
-    offset = _TAPE_HEADER.size
+    offset = header.size
     ops = np.frombuffer(data, np.uint8, n, offset)
     offset += n
     arg0 = np.ascontiguousarray(np.frombuffer(data, "<i4", n, offset), dtype=np.int32)
@@ -130,6 +157,10 @@ cdef Tape tape_from_bytes(object data):
     finally:
         free(guards)
     t.finished = True
+    read_products(t, data, offset + g * GUARD_BYTES, n_products)
+    k = first_invalid_product(&t.data)
+    if k >= 0:
+        raise ValueError(f"fastad: corrupt Function pickle (matrix product {k})")
     k = first_invalid_entry(&t.data)
     if k >= 0:
         raise ValueError(f"fastad: corrupt Function pickle (tape entry {k})")
@@ -137,6 +168,66 @@ cdef Tape tape_from_bytes(object data):
     if k >= 0:
         raise ValueError(f"fastad: corrupt Function pickle (branch guard {k})")
     return t
+
+
+cdef int read_products(Tape t, bytes data, count_t offset, count_t n_products) except -1:
+    """The products of a loaded tape, from offset to the end of data."""
+    cdef count_t q, size
+    cdef Product P
+    cdef cnp.ndarray numbers
+    cdef count_t length = len(data)
+    for q in range(n_products):
+        if offset + _PRODUCT_HEADER.size > length:
+            raise ValueError("fastad: corrupt Function pickle (a matrix product is cut short)")
+        first, rows, cols, inner, careful = _PRODUCT_HEADER.unpack_from(data, offset)
+        offset += _PRODUCT_HEADER.size
+        if not (0 <= first < t.data.n_entries and 1 <= rows <= INT32_MAX
+                and 1 <= cols <= INT32_MAX and 1 <= inner <= INT32_MAX
+                and rows * cols <= t.data.n_entries
+                and rows * inner <= length and inner * cols <= length and careful in (0, 1)):
+            raise ValueError("fastad: corrupt Function pickle (a matrix product's shape)")
+        memset(&P, 0, sizeof(Product))
+        P.first, P.m, P.n, P.k, P.careful = first, rows, cols, inner, careful
+        try:
+            offset = read_factor(t, data, offset, &P.a, rows, inner)
+            offset = read_factor(t, data, offset, &P.b, inner, cols)
+            append_product(&t.data, &P)
+        except BaseException:
+            free(P.a.codes)
+            free(P.b.codes)
+            raise
+    if offset != length:
+        raise ValueError("fastad: corrupt Function pickle (the tape's counts do not match "
+                         "its length)")
+    return 0
+
+
+cdef count_t read_factor(Tape t, bytes data, count_t offset, Factor* f, count_t rows,
+                         count_t cols) except -1:
+    cdef count_t size = rows * cols
+    cdef cnp.ndarray items
+    if offset + 1 > len(data):
+        raise ValueError("fastad: corrupt Function pickle (a matrix product is cut short)")
+    kind = data[offset]
+    offset += 1
+    if kind > 1 or offset + size * (4 if kind == 0 else 8) > len(data):
+        raise ValueError("fastad: corrupt Function pickle (a matrix product's factor)")
+    if kind == 0:
+        items = np.ascontiguousarray(np.frombuffer(data, "<i4", size, offset), dtype=np.int32)
+        f.codes = copy_codes(<const index_t*>cnp.PyArray_DATA(items), size)
+        f.run = run_of(f.codes, size)
+        return offset + 4 * size
+    items = np.ascontiguousarray(np.frombuffer(data, "<f8", size, offset),
+                                 dtype=np.float64).reshape(rows, cols)
+    if t.held is None:
+        t.held = []
+    f.held = <index_t>len(t.held)
+    t.held.append(items)
+    f.data = <const value_t*>cnp.PyArray_DATA(items)
+    f.row_stride = cols
+    f.col_stride = 1
+    f.run = -1
+    return offset + 8 * size
 
 
 cdef count_t first_invalid_entry(const TapeData* t) noexcept nogil:
@@ -147,6 +238,14 @@ cdef count_t first_invalid_entry(const TapeData* t) noexcept nogil:
     cdef index_t a, b
     for i in range(t.n_entries):
         op = t.arr.ops[i]
+        if op == OP_MATMUL:
+            # its product was checked (first_invalid_product) to cover it
+            if not (0 <= t.arr.arg0[i] < t.n_products and 0 <= t.arr.arg1[i]
+                    and t.arr.arg1[i] < t.arr.products[t.arr.arg0[i]].m
+                    * t.arr.products[t.arr.arg0[i]].n
+                    and t.arr.products[t.arr.arg0[i]].first + t.arr.arg1[i] == i):
+                return i
+            continue
         if op >= N_OPS:
             return i
         a = t.arr.arg0[i]

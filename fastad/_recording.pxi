@@ -96,6 +96,8 @@ cdef class Tape:
     cdef dict captured_entries
     # Made by a transform (grad, trace, ...) rather than by a user's block.
     cdef bint made_by_transform
+    # The constant matrices that products hold by reference (Factor.data).
+    cdef list held
 
     def __cinit__(self):
         self.data.max_entries = INT32_MAX
@@ -466,6 +468,8 @@ cdef Tape finished_copy(Tape source):
     fill_exact(&t.data, source.data.arr.ops, source.data.arr.arg0, source.data.arr.arg1,
                source.data.arr.values, source.data.n_entries, source.data.arr.consts,
                source.data.n_consts, source.data.guards, source.data.n_guards)
+    copy_products(&t.data, &source.data)
+    t.held = None if source.held is None else list(source.held)
     t.finished = True
     return t
 

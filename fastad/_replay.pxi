@@ -836,9 +836,9 @@ def _load_function(state):
         raise ValueError("fastad: corrupt Function pickle (no format number)")
     if type(state["format"]) is not int:
         raise ValueError(f"fastad: corrupt Function pickle (format {state['format']!r})")
-    if state["format"] != FORMAT_VERSION:
+    if state["format"] not in (1, FORMAT_VERSION):
         raise ValueError(f"fastad: the pickle holds a Function of format {state['format']!r}; "
-                         f"this fastad reads format {FORMAT_VERSION}")
+                         f"this fastad reads format {FORMAT_VERSION} (and format 1)")
     try:
         retrace, tree, out_shape = state["retrace"], state["input"], state["output_shape"]
         complex_out, states = state["complex_output"], state["recordings"]

@@ -26,6 +26,8 @@ cdef inline int entry_kind(int op) noexcept nogil:
     """The operand kind of an opcode: KIND_INPUT, KIND_UNARY or a binary kind."""
     if op == OP_INPUT:
         return KIND_INPUT
+    if op == OP_MATMUL:
+        return KIND_PRODUCT
     if op < FIRST_BINARY:
         return KIND_UNARY
     return (op - FIRST_BINARY) % 3
@@ -44,6 +46,8 @@ cdef inline Entry decode(const TapeArrays* t, count_t i) noexcept nogil:
         e.rule = op
         e.a = -1
         e.b = -1
+    elif e.kind == KIND_PRODUCT:
+        e.rule = op  # a: the tape's product, b: the element's position in it
     elif e.kind == KIND_UNARY:
         e.rule = op
         e.b = -1
@@ -172,6 +176,9 @@ cdef void reverse_entry_unbounded(const TapeArrays* t, const value_t* v, count_t
     cdef value_t va, vb
     if e.kind == KIND_INPUT:
         return
+    if e.kind == KIND_PRODUCT:
+        product_entry_reverse(t, &t.products[e.a], e.b, g, v, adj)
+        return
     va = operand_a(e, v)
     if e.kind == KIND_UNARY:
         adj[e.a] += times(g, unary_rule(e.rule, va, v[i], True))
@@ -238,6 +245,8 @@ cdef inline void reverse_entry(const TapeArrays* t, const op_t* ops, const index
     elif op == OP_TIMES_VV:
         # the products of every emitted derivative (grad_function, nesting)
         reverse_binary(OP_TIMES_VV, KIND_VV, i, a, b, g, v, c, adj)
+    elif op == OP_MATMUL:
+        product_entry_reverse(t, &t.products[a], b, g, v, adj)
     else:
         # Kept out of the equality chain above, so Cython compiles that
         # chain to a C switch.
@@ -257,9 +266,16 @@ cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
     cdef const value_t* c = t.consts
     cdef count_t i = last
     # Two entries a turn through two copies of the dispatch, as in
-    # forward_sweep. Entry i is done before i - 1 reads its adjoint.
+    # forward_sweep. Entry i is done before i - 1 reads its adjoint. A
+    # matrix product met at its last element goes as a whole.
     while i >= 1:
+        if ops[i] == OP_MATMUL:
+            i = reverse_product_step(t, i, v, adj)
+            continue
         reverse_entry(t, ops, arg0, arg1, c, v, i, adj)
+        if ops[i - 1] == OP_MATMUL:
+            i = reverse_product_step(t, i - 1, v, adj)
+            continue
         reverse_entry(t, ops, arg0, arg1, c, v, i - 1, adj)
         i -= 2
     if i == 0:
@@ -295,7 +311,8 @@ cdef inline value_t forward_binary(int base, int kind, index_t a, index_t b,
     return binary_rule(base, c[a], v[b], 0.0, VALUE)
 
 
-cdef inline void forward_entry(const op_t* ops, const index_t* arg0, const index_t* arg1,
+cdef inline void forward_entry(const TapeArrays* t, const op_t* ops, const index_t* arg0,
+                               const index_t* arg1,
                                const value_t* c, const value_t* recorded, count_t i,
                                value_t* v) noexcept nogil:
     """v[i] from its operands: one step of the forward sweep."""
@@ -339,6 +356,8 @@ cdef inline void forward_entry(const op_t* ops, const index_t* arg0, const index
         v[i] = forward_binary(OP_TIMES_VV, KIND_VC, a, b, v, c)
     elif op == OP_INPUT:
         v[i] = recorded[i]  # an input made after the leading ones keeps its value
+    elif op == OP_MATMUL:
+        v[i] = product_entry_value(t, &t.products[a], b, v)
     else:
         if op < FIRST_BINARY:  # outside the chain: it stays a C switch
             v[i] = unary_rule(op, v[a], 0.0, False)
@@ -366,12 +385,19 @@ cdef void forward_sweep(const TapeArrays* t, const value_t* inputs, count_t n_in
     # history, and the speed no longer hangs on where the code lands
     # (measured: one dispatch site ran 1x to 2.5x slower from build to
     # build on the same tape).
+    # A matrix product met at its first element goes as a whole.
     while i + 1 < n_entries:
-        forward_entry(ops, arg0, arg1, c, recorded, i, v)
-        forward_entry(ops, arg0, arg1, c, recorded, i + 1, v)
+        if ops[i] == OP_MATMUL:
+            i = forward_product_step(t, i, n_entries, v)
+            continue
+        forward_entry(t, ops, arg0, arg1, c, recorded, i, v)
+        if ops[i + 1] == OP_MATMUL:
+            i = forward_product_step(t, i + 1, n_entries, v)
+            continue
+        forward_entry(t, ops, arg0, arg1, c, recorded, i + 1, v)
         i += 2
     if i < n_entries:
-        forward_entry(ops, arg0, arg1, c, recorded, i, v)
+        forward_entry(t, ops, arg0, arg1, c, recorded, i, v)
 
 
 cdef count_t first_failing_guard(const Guard* guards, count_t n_guards, const value_t* v,
@@ -436,6 +462,8 @@ cdef void tangent_sweep(const TapeArrays* t, const value_t* v, count_t n_inputs,
         row = tan + i * k
         if e.kind == KIND_INPUT:
             memset(row, 0, k * sizeof(value_t))  # an input made later: held fixed
+        elif e.kind == KIND_PRODUCT:
+            product_entry_tangent(t, &t.products[e.a], e.b, v, tan, k, row)
         elif e.kind == KIND_UNARY:
             set_scaled(row, unary_rule(e.rule, v[e.a], v[i], True), tan + e.a * k, k)
         else:
@@ -509,6 +537,9 @@ cdef void second_order_sweep(const TapeArrays* t, const value_t* v, count_t n_in
             continue
         g = adj[i]
         dg = dadj + i * k
+        if e.kind == KIND_PRODUCT:
+            product_entry_second(t, &t.products[e.a], e.b, g, dg, v, tan, k, adj, dadj)
+            continue
         va = operand_a(e, v)
         if e.kind == KIND_UNARY:
             pa = unary_rule(e.rule, va, v[i], True)

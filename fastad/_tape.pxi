@@ -249,13 +249,14 @@ cdef void release_storage(TapeData* t) noexcept:
     else:
         free(t.arr.consts)
     free(t.guards)
+    free_products(t)
     memset(t, 0, sizeof(TapeData))
 
 
 cdef inline count_t storage_nbytes(const TapeData* t) noexcept:
     """Bytes the recorded entries, constants and guards occupy (not capacity)."""
     return (t.n_entries * ENTRY_BYTES + t.n_consts * <count_t>sizeof(value_t)
-            + t.n_guards * <count_t>sizeof(Guard))
+            + t.n_guards * <count_t>sizeof(Guard) + products_nbytes(t))
 
 
 # ---- work buffers (adjoints, replay values, tangent lanes) -------------------------

@@ -1289,6 +1289,9 @@ OBJECT_COMPARE = ("object: np.max/np.min/np.maximum on object arrays compare ele
                   "so a nan operand is not propagated as by fastad.Array")
 OBJECT_OVERFLOW = ("object: a sum in another order (memory order) overflows where fastad.Array's "
                    "order does not, or the other way (terms near the end of the float range)")
+PRODUCT_OVERFLOW = ("rev_ref: a matrix product's reverse sums in matrix order, the reference "
+                    "tape per multiply-add: near the end of the float range one overflows "
+                    "where the other does not")
 OBJECT_OTHER_TAPE = ("object: NumPy's object loops record another tape (compare-based max/min, "
                      "constant masks and selections, reductions in memory order): compared to "
                      "rounding")
@@ -1351,6 +1354,9 @@ class ArrayOutcome(rp.Outcome):
         return "\n".join(out)
 
 
+MATMUL_OPCODE = 255   # fastad/_ops.pxi: OP_MATMUL
+
+
 def _canonical_tape(tape):
     """The entries of a tape with constant operands by value (the pool's
     numbering aside): equal lists are the same tape."""
@@ -1362,6 +1368,9 @@ def _canonical_tape(tape):
     out = []
     for i in range(tape.n_entries):
         op, a0, a1, v = tape._entry(i)
+        if op == MATMUL_OPCODE:   # an element of a matrix product: (product, position)
+            out.append(("matmul", a0, a1, np.float64(v).tobytes()))
+            continue
         name, arity, kind = kinds[op]
         bits = np.float64(v).tobytes()
         if name == "input":
@@ -1695,6 +1704,11 @@ class ArrayProgramChecker(rp.ProgramChecker):
                       + "\n".join(problems))
 
     # -- forward and reverse sweeps
+    def has_products(self):
+        """Whether the program has matrix products, which sum in matrix order
+        rather than in the reference tape's order of multiply-adds."""
+        return bool(self.p.features & {"product with a constant", "product of arrays"})
+
     def check_modes(self, x):
         res = self.ev.plain(x)
         n = self.p.n
@@ -1716,6 +1730,8 @@ class ArrayProgramChecker(rp.ProgramChecker):
                       f"value {rp.fmt(v)}\n" + refs)
         if all(rp._close(g[k], ref_rev[k], scale[k], L) for k in range(n)):
             self.out.ok("rev_ref")
+        elif self.has_products() and _near_overflow(res):
+            self.out.note_known(PRODUCT_OVERFLOW)
         else:
             self.fail("rev_ref", pts, "grad differs from the reference reverse sweep "
                       "(an exact zero factor contributes nothing)\n" + refs)

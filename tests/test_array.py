@@ -70,11 +70,12 @@ def guards_of(f, x0):
     return t.n_guards
 
 
-def check_like_objects(body, x0, *, native=True, fd=True, rtol=1e-6, atol=1e-7):
+def check_like_objects(body, x0, *, native=True, fd=True, rtol=1e-6, atol=1e-7, exact=True):
     """body on the Array argument and on the object array np.asarray(x): the same
     value and gradient bit for bit, the same output shape, and (fd) the gradient
     of central differences of body on floats. native: body gives an Array (a Var
-    for a 0-d result), not the object-array fallback."""
+    for a 0-d result), not the object-array fallback. exact=False: equal to
+    rounding (matrix products sum in another order than object arrays do)."""
     shapes = []
 
     def on_array(x):
@@ -94,8 +95,12 @@ def check_like_objects(body, x0, *, native=True, fd=True, rtol=1e-6, atol=1e-7):
     v, g = fastad.value_and_grad(on_array)(x0)
     v_ref, g_ref = fastad.value_and_grad(on_objects)(x0)
     assert shapes[0] == shapes[1]
-    assert same_bits(v, v_ref), (v, v_ref)
-    assert same_bits(g, g_ref), (g, g_ref)
+    if exact:
+        assert same_bits(v, v_ref), (v, v_ref)
+        assert same_bits(g, g_ref), (g, g_ref)
+    else:
+        assert_close(v, v_ref, rtol=1e-13, atol=1e-13)
+        assert_close(g, g_ref, rtol=1e-13, atol=1e-13)
     if fd:
         fd_g = central_diff_grad(lambda x: scalarize(body(x)), x0)
         assert_close(g, fd_g, rtol=rtol, atol=atol)
@@ -700,7 +705,7 @@ def test_matmul_operator(case):
         "array@object": lambda x: x[:2] @ np.asarray(x.T[:, :1]),
         "3d@2d": lambda x: np.stack([x, x * 2.0]) @ W,
     }[case]
-    check_like_objects(body, M0, native=case != "3d@2d")
+    check_like_objects(body, M0, native=case != "3d@2d", exact=case == "3d@2d")
 
 
 def _mismatch_cases():
@@ -1322,6 +1327,10 @@ FALLBACK_FUNCTIONS = {
 }
 
 
+# NumPy functions recorded as matrix products
+PRODUCT_FUNCTIONS = ("dot", "matmul", "inner", "tensordot", "vdot", "einsum", "trace-of-product")
+
+
 def _fill(r, x):
     r[...] = x
     return r
@@ -1331,7 +1340,8 @@ def _fill(r, x):
 def test_numpy_functions_recorded_on_arrays(name):
     x0, body = NUMPY_FUNCTIONS[name]
     # einsum may be native or the fallback: either way exact
-    check_like_objects(body, x0, native=not name.startswith("einsum"))
+    check_like_objects(body, x0, native=not name.startswith("einsum"),
+                       exact=not name.startswith(PRODUCT_FUNCTIONS))
 
 
 @pytest.mark.parametrize("name", FALLBACK_FUNCTIONS)
@@ -1753,8 +1763,9 @@ def test_arrays_cannot_be_created_directly():
 # ---- 14. what an operation records ------------------------------------------------------------
 
 def test_entries_per_operation():
-    """One entry per element for an elementwise operation, one multiply and one add
-    per multiply-add for a product, none for moving elements."""
+    """One entry per element for an elementwise operation and for a product's
+    result (a matrix product is one block of work, not an entry per
+    multiply-add), none for moving elements."""
     with fastad.Tape() as t:
         x = t.var(M0)
 
@@ -1768,7 +1779,8 @@ def test_entries_per_operation():
         assert added(lambda: x + 1.0)[0] == 12
         assert added(lambda: fastad.logaddexp(x, x[:, :1]))[0] == 12
         assert added(lambda: x > 0)[0] == 12
-        assert added(lambda: x @ W)[0] == 3 * 2 * (2 * 4 - 1)
+        assert added(lambda: x @ W)[0] == 3 * 2
+        assert added(lambda: x @ x.T)[0] == 3 * 3
         assert added(lambda: np.sum(x))[0] == 11
         assert added(lambda: np.sum(x, axis=0))[0] == 4 * 2
         for move in (lambda: x.T, lambda: x[::-1, 1:], lambda: x.reshape(4, 3),

@@ -228,7 +228,7 @@ def test_crafted_function_pickles_are_refused():
     import pickle
     F = fastad.trace(lambda x: np.sum(x * x), np.ones(3))
     load, (state,) = F.__reduce__()
-    assert state["format"] == 1 and list(state)[0] == "format"
+    assert state["format"] == 2 and list(state)[0] == "format"
 
     def changed(**fields):
         new = dict(state)
@@ -242,8 +242,8 @@ def test_crafted_function_pickles_are_refused():
         new.update(fields)
         return changed(recordings=[new])
 
-    with pytest.raises(ValueError, match="format 2"):
-        load(changed(format=2))
+    with pytest.raises(ValueError, match="format 3"):
+        load(changed(format=3))
     with pytest.raises(ValueError, match="no format"):
         load({"retrace": True})
     with pytest.raises(ValueError, match="corrupt"):
