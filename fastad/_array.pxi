@@ -282,6 +282,7 @@ cdef cnp.ndarray record_unary_codes(Tape tape, int op, cnp.ndarray codes):
         memcpy(t.arr.arg0 + e, s, n * sizeof(index_t))
         memset(t.arr.arg1 + e, 0, n * sizeof(index_t))
         number_entries(d, e, n)
+        add_run(t, e, n)
         t.n_entries = e + n
         return out
     for k in range(n):
@@ -412,6 +413,7 @@ cdef bint record_uniform_binary(TapeData* t, int vv_op, const index_t* pa, bint 
     fill_operands(t.arr.arg0 + e, pa, a_scalar, a_entries, n)
     fill_operands(t.arr.arg1 + e, pb, b_scalar, b_entries, n)
     number_entries(d, e, n)
+    add_run(t, e, n)
     t.n_entries = e + n
     return True
 

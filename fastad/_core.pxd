@@ -69,6 +69,15 @@ cdef struct Product:
                           # emitted derivatives, like OP_TIMES); else IEEE's 0 * inf
 
 
+cdef struct Run:
+    # Entries first .. first + count - 1, written by one whole-array
+    # operation: one opcode, operands all before first. The forward and
+    # reverse sweeps run it as one loop of that opcode's rule (no dispatch
+    # per entry); every other walker reads its entries one by one.
+    index_t first
+    index_t count
+
+
 cdef struct TapeArrays:
     # What the sweeps read: a structure of arrays, so that each array
     # streams on its own and no padding is spent on the one-byte opcode.
@@ -78,6 +87,8 @@ cdef struct TapeArrays:
     value_t* values      # value of each entry
     value_t* consts      # the constant pool
     Product* products    # the matrix products (entries of opcode OP_MATMUL)
+    Run* runs            # the runs, in entry order
+    count_t n_runs
 
 
 cdef struct Guard:
@@ -106,6 +117,7 @@ cdef struct TapeData:
     count_t guards_capacity
     count_t n_products
     count_t products_capacity
+    count_t runs_capacity
     count_t max_entries    # the tape-full limit (lowered by a test hook)
 
 

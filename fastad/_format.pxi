@@ -164,6 +164,7 @@ cdef Tape tape_from_bytes(object data):
     k = first_invalid_entry(&t.data)
     if k >= 0:
         raise ValueError(f"fastad: corrupt Function pickle (tape entry {k})")
+    find_runs(&t.data)  # after the check: runs are found among valid entries
     k = first_invalid_guard(&t.data)
     if k >= 0:
         raise ValueError(f"fastad: corrupt Function pickle (branch guard {k})")

@@ -469,6 +469,7 @@ cdef Tape finished_copy(Tape source):
                source.data.arr.values, source.data.n_entries, source.data.arr.consts,
                source.data.n_consts, source.data.guards, source.data.n_guards)
     copy_products(&t.data, &source.data)
+    copy_runs(&t.data, &source.data)
     t.held = None if source.held is None else list(source.held)
     t.finished = True
     return t

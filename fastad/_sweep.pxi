@@ -257,18 +257,18 @@ cdef inline void reverse_entry(const TapeArrays* t, const op_t* ops, const index
             reverse_binary(base, op - base, i, a, b, g, v, c, adj)
 
 
-cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
-                        value_t* adj) noexcept nogil:
-    """Accumulate adjoints of entries last .. 0 at values v; adj[last] holds the seed."""
+cdef void reverse_entries(const TapeArrays* t, const value_t* v, count_t last, count_t stop,
+                          value_t* adj) noexcept nogil:
+    """The reverse sweep over entries last .. stop, one by one."""
     cdef const op_t* ops = t.ops
     cdef const index_t* arg0 = t.arg0
     cdef const index_t* arg1 = t.arg1
     cdef const value_t* c = t.consts
     cdef count_t i = last
     # Two entries a turn through two copies of the dispatch, as in
-    # forward_sweep. Entry i is done before i - 1 reads its adjoint. A
+    # forward_entries. Entry i is done before i - 1 reads its adjoint. A
     # matrix product met at its last element goes as a whole.
-    while i >= 1:
+    while i >= stop + 1:
         if ops[i] == OP_MATMUL:
             i = reverse_product_step(t, i, v, adj)
             continue
@@ -278,8 +278,53 @@ cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
             continue
         reverse_entry(t, ops, arg0, arg1, c, v, i - 1, adj)
         i -= 2
-    if i == 0:
-        reverse_entry(t, ops, arg0, arg1, c, v, 0, adj)
+    if i == stop:
+        reverse_entry(t, ops, arg0, arg1, c, v, i, adj)
+
+
+cdef inline void reverse_run(const TapeArrays* t, const value_t* v, count_t first,
+                             count_t last, value_t* adj) noexcept nogil:
+    """The reverse sweep over entries last .. first of one run."""
+    cdef int op = t.ops[first]
+    if op < FIRST_BINARY:
+        unary_reverse_run(op, t.arg0, v, adj, first, last)
+    else:
+        binary_reverse_run(op, t.arg0, t.arg1, v, t.consts, adj, first, last)
+
+
+# Test hook: False sweeps runs entry by entry.
+cdef bint runs_allowed = True
+
+
+def _use_runs(bint allowed):
+    """Test hook: whether the sweeps run runs as loops (returns the old setting)."""
+    global runs_allowed
+    old = runs_allowed
+    runs_allowed = allowed
+    return old
+
+
+cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
+                        value_t* adj) noexcept nogil:
+    """Accumulate adjoints of entries last .. 0 at values v; adj[last] holds the seed."""
+    cdef count_t i = last, r = t.n_runs - 1, run_last
+    if not runs_allowed:
+        r = -1
+    # Between runs entry by entry; each run (the part of it at or below
+    # last) as one loop.
+    while r >= 0 and t.runs[r].first > i:
+        r -= 1
+    while i >= 0:
+        if r < 0:
+            reverse_entries(t, v, i, 0, adj)
+            return
+        run_last = t.runs[r].first + t.runs[r].count - 1
+        if i > run_last:
+            reverse_entries(t, v, i, run_last + 1, adj)
+            i = run_last
+        reverse_run(t, v, t.runs[r].first, i, adj)
+        i = t.runs[r].first - 1
+        r -= 1
 
 
 cdef void jacobian_rows(const TapeArrays* t, const value_t* v, const int64_t* indices,
@@ -366,27 +411,21 @@ cdef inline void forward_entry(const TapeArrays* t, const op_t* ops, const index
             v[i] = forward_binary(base, op - base, a, b, v, c)
 
 
-cdef void forward_sweep(const TapeArrays* t, const value_t* inputs, count_t n_inputs,
-                        count_t n_entries, value_t* v) noexcept nogil:
-    """Values of entries 0 .. n_entries-1 for new inputs (entries 0 .. n_inputs-1).
-
-    Uses the same inlined rules as recording, so with the same inputs every
-    value is bit for bit the recorded one.
-    """
+cdef void forward_entries(const TapeArrays* t, count_t i, count_t stop, count_t n_entries,
+                          value_t* v) noexcept nogil:
+    """The forward sweep over entries i .. stop - 1, one by one."""
     cdef const op_t* ops = t.ops
     cdef const index_t* arg0 = t.arg0
     cdef const index_t* arg1 = t.arg1
     cdef const value_t* c = t.consts
     cdef const value_t* recorded = t.values
-    cdef count_t i = n_inputs
-    memcpy(v, inputs, n_inputs * sizeof(value_t))
     # Two entries a turn, each through its own copy of the dispatch: the
     # processor then predicts each jump table's target from a shorter
     # history, and the speed no longer hangs on where the code lands
     # (measured: one dispatch site ran 1x to 2.5x slower from build to
-    # build on the same tape).
-    # A matrix product met at its first element goes as a whole.
-    while i + 1 < n_entries:
+    # build on the same tape). A matrix product met at its first element
+    # goes as a whole.
+    while i + 1 < stop:
         if ops[i] == OP_MATMUL:
             i = forward_product_step(t, i, n_entries, v)
             continue
@@ -396,8 +435,66 @@ cdef void forward_sweep(const TapeArrays* t, const value_t* inputs, count_t n_in
             continue
         forward_entry(t, ops, arg0, arg1, c, recorded, i + 1, v)
         i += 2
-    if i < n_entries:
-        forward_entry(t, ops, arg0, arg1, c, recorded, i, v)
+    if i < stop:
+        if ops[i] == OP_MATMUL:
+            forward_product_step(t, i, n_entries, v)
+        else:
+            forward_entry(t, ops, arg0, arg1, c, recorded, i, v)
+
+
+cdef enum:
+    RUN_CHUNK = 256   # operands gathered per step of a run, on the stack
+
+
+cdef inline void gather_operand(const index_t* arg, const value_t* src, count_t n,
+                                double* out) noexcept nogil:
+    cdef count_t p
+    for p in range(n):
+        out[p] = src[arg[p]]
+
+
+cdef void forward_run(const TapeArrays* t, count_t first, count_t count,
+                      value_t* v) noexcept nogil:
+    """The values of one run: its operands gathered a chunk at a time, then
+    the rule's loop over the chunk (unary_values, binary_values: the ones
+    that recorded them, so the values are bit for bit the same)."""
+    cdef int op = t.ops[first], kind
+    cdef count_t start, n
+    cdef double a[RUN_CHUNK]
+    cdef double b[RUN_CHUNK]
+    kind = KIND_UNARY if op < FIRST_BINARY else (op - FIRST_BINARY) % 3
+    start = first
+    while start < first + count:
+        n = min(<count_t>RUN_CHUNK, first + count - start)
+        if kind == KIND_UNARY:
+            gather_operand(t.arg0 + start, v, n, a)
+            unary_values(op, a, v + start, n)
+        else:
+            gather_operand(t.arg0 + start, t.consts if kind == KIND_CV else v, n, a)
+            gather_operand(t.arg1 + start, t.consts if kind == KIND_VC else v, n, b)
+            binary_values(op - kind, a, False, b, False, v + start, n)
+        start += n
+
+
+cdef void forward_sweep(const TapeArrays* t, const value_t* inputs, count_t n_inputs,
+                        count_t n_entries, value_t* v) noexcept nogil:
+    """Values of entries 0 .. n_entries-1 for new inputs (entries 0 .. n_inputs-1).
+
+    Uses the same inlined rules as recording, so with the same inputs every
+    value is bit for bit the recorded one.
+    """
+    cdef count_t i = n_inputs, r = 0, stop
+    memcpy(v, inputs, n_inputs * sizeof(value_t))
+    # Between runs entry by entry, each run as one loop.
+    while r < t.n_runs and runs_allowed:
+        if t.runs[r].first < i or t.runs[r].first + t.runs[r].count > n_entries:
+            r += 1
+            continue
+        forward_entries(t, i, t.runs[r].first, n_entries, v)
+        forward_run(t, t.runs[r].first, t.runs[r].count, v)
+        i = t.runs[r].first + t.runs[r].count
+        r += 1
+    forward_entries(t, i, n_entries, n_entries, v)
 
 
 cdef count_t first_failing_guard(const Guard* guards, count_t n_guards, const value_t* v,

@@ -250,7 +250,75 @@ cdef void release_storage(TapeData* t) noexcept:
         free(t.arr.consts)
     free(t.guards)
     free_products(t)
+    free(t.arr.runs)
     memset(t, 0, sizeof(TapeData))
+
+
+# ---- runs (see Run in _core.pxd) -------------------------------------------------
+
+# Shorter stretches are not worth a run: the per-entry loop does as well.
+cdef count_t RUN_MIN_ENTRIES = 16
+
+
+def _set_run_min_entries(count_t n):
+    """Test hook: the shortest stretch marked as a run (returns the old one)."""
+    global RUN_MIN_ENTRIES
+    old = RUN_MIN_ENTRIES
+    if n < 1:
+        raise ValueError("a run has at least one entry")
+    RUN_MIN_ENTRIES = n
+    return old
+
+
+cdef int add_run(TapeData* t, count_t first, count_t count) except -1:
+    """Mark entries first .. first + count - 1 (one opcode, every operand
+    before first) as a run."""
+    cdef count_t new_capacity
+    if count < RUN_MIN_ENTRIES:
+        return 0
+    if t.arr.n_runs == t.runs_capacity:
+        new_capacity = 16 if t.runs_capacity == 0 else 2 * t.runs_capacity
+        resize_array(<void**>&t.arr.runs, new_capacity, sizeof(Run))
+        t.runs_capacity = new_capacity
+    t.arr.runs[t.arr.n_runs].first = <index_t>first
+    t.arr.runs[t.arr.n_runs].count = <index_t>count
+    t.arr.n_runs += 1
+    return 0
+
+
+cdef int find_runs(TapeData* t) except -1:
+    """Mark the runs of a tape read from elsewhere (a pickle): stretches of
+    one elementwise opcode whose operands all precede the stretch."""
+    cdef count_t i = 0, start, n = t.n_entries
+    cdef int op
+    t.arr.n_runs = 0
+    while i < n:
+        op = t.arr.ops[i]
+        start = i
+        i += 1
+        if op == OP_INPUT or op == OP_MATMUL:
+            continue
+        while (i < n and t.arr.ops[i] == op and operands_before(t, op, i, start)):
+            i += 1
+        add_run(t, start, i - start)
+    return 0
+
+
+cdef inline bint operands_before(const TapeData* t, int op, count_t i, count_t start) noexcept:
+    """Whether entry i's operand entries precede entry start."""
+    cdef int kind = entry_kind(op)
+    if kind != KIND_CV and t.arr.arg0[i] >= start:
+        return False
+    if (kind == KIND_VV or kind == KIND_CV) and t.arr.arg1[i] >= start:
+        return False
+    return True
+
+
+cdef int copy_runs(TapeData* dst, const TapeData* src) except -1:
+    cdef count_t r
+    for r in range(src.arr.n_runs):
+        add_run(dst, src.arr.runs[r].first, src.arr.runs[r].count)
+    return 0
 
 
 cdef inline count_t storage_nbytes(const TapeData* t) noexcept:
