@@ -438,35 +438,39 @@ cdef tuple broadcast_shape(tuple a, tuple b):
             f"operands could not be broadcast together with shapes {a} {b}") from None
 
 
+# Ones for sums as matrix products (read-only, shared by every sum: a
+# product holds a constant factor by reference).
+cdef cnp.ndarray ONES = np.ones(0)
+
+
+cdef cnp.ndarray ones_column(count_t k):
+    """A k x 1 column of ones (a view of ONES, which grows as needed)."""
+    global ONES
+    if ONES.shape[0] < k:
+        ONES = np.ones(max(k, 2 * ONES.shape[0], 64))
+        ONES.flags.writeable = False
+    return ONES[:k].reshape(k, 1)
+
+
 cdef object fold_codes(Tape tape, int vv_op, cnp.ndarray rows):
     """Fold op along the last axis of a 2-D code array, left to right: one
-    code per row (an empty row gives `empty` codes: see reduce_codes)."""
+    code per row (an empty row gives `empty` codes: see reduce_codes). Sums
+    of two or more are matrix products with a column of ones: one entry per
+    row, and BLAS's speed in the sweeps (below its size, the products' loops
+    sum left to right, as the fold does)."""
     cdef cnp.ndarray src = np.ascontiguousarray(rows)
     cdef count_t m = src.shape[0], k = src.shape[1], i, j, e
-    cdef cnp.ndarray out = np.empty(m, dtype=np.int32)
+    cdef cnp.ndarray out
     cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(src)
-    cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
+    cdef index_t* d
     cdef TapeData* t = &tape.data
     cdef index_t acc
-    cdef value_t total
+    if vv_op == OP_ADD_VV and k > 1 and m > 0:
+        return product_codes(tape, src, ones_column(k)).reshape(m)
+    out = np.empty(m, dtype=np.int32)
+    d = <index_t*>cnp.PyArray_DATA(out)
     reserve(t, m * (k - 1) if k > 1 else 0, 0)
     e = t.n_entries
-    if vv_op == OP_ADD_VV and k > 1 and all_entries(s, m * k):
-        # sums, the common reduction: entries written without a check each
-        for i in range(m):
-            acc = s[i * k]
-            total = t.arr.values[acc]
-            for j in range(1, k):
-                total = total + t.arr.values[s[i * k + j]]
-                t.arr.ops[e] = OP_ADD_VV
-                t.arr.arg0[e] = acc
-                t.arr.arg1[e] = s[i * k + j]
-                t.arr.values[e] = total
-                acc = <index_t>e
-                e += 1
-            d[i] = acc
-        t.n_entries = e
-        return out
     for i in range(m):
         acc = s[i * k]
         for j in range(1, k):

@@ -1765,7 +1765,7 @@ def test_arrays_cannot_be_created_directly():
 def test_entries_per_operation():
     """One entry per element for an elementwise operation and for a product's
     result (a matrix product is one block of work, not an entry per
-    multiply-add), none for moving elements."""
+    multiply-add; a sum is a product with ones), none for moving elements."""
     with fastad.Tape() as t:
         x = t.var(M0)
 
@@ -1781,8 +1781,9 @@ def test_entries_per_operation():
         assert added(lambda: x > 0)[0] == 12
         assert added(lambda: x @ W)[0] == 3 * 2
         assert added(lambda: x @ x.T)[0] == 3 * 3
-        assert added(lambda: np.sum(x))[0] == 11
-        assert added(lambda: np.sum(x, axis=0))[0] == 4 * 2
+        assert added(lambda: np.sum(x))[0] == 1          # a product with ones
+        assert added(lambda: np.sum(x, axis=0))[0] == 4
+        assert added(lambda: np.prod(x, axis=0))[0] == 4 * 2
         for move in (lambda: x.T, lambda: x[::-1, 1:], lambda: x.reshape(4, 3),
                      lambda: np.concatenate([x, x]), lambda: np.transpose(x),
                      lambda: np.broadcast_to(x[0], (5, 4)), lambda: x[[0, 2]],
