@@ -279,7 +279,10 @@ cdef void reverse_entries(const TapeArrays* t, const value_t* v, count_t last, c
         reverse_entry(t, ops, arg0, arg1, c, v, i - 1, adj)
         i -= 2
     if i == stop:
-        reverse_entry(t, ops, arg0, arg1, c, v, i, adj)
+        if ops[i] == OP_MATMUL:
+            reverse_product_step(t, i, v, adj)
+        else:
+            reverse_entry(t, ops, arg0, arg1, c, v, i, adj)
 
 
 cdef inline void reverse_run(const TapeArrays* t, const value_t* v, count_t first,

@@ -82,12 +82,14 @@ def _fail_nth_allocation(count_t n):
 # repeated gradients reuse warm memory instead of growing a new tape from
 # INITIAL_CAPACITY (a realloc copy per doubling and fresh page faults).
 # Only touched with the GIL held; arrays above SPARE_MAX_ENTRIES are
-# returned to the system. 2**22 entries (68 MB of tape arrays, work buffers
-# of up to 32 MB) keeps the tapes of whole-array code warm: a fresh 1.1M-
-# entry tape of the MLP benchmark spent 3x longer recording in page faults
-# and allocator traffic than one in reused memory.
+# returned to the system. 2**23 entries (136 MB of tape arrays, work
+# buffers of up to 64 MB) keeps the tapes of whole-array code warm up to
+# arrays of about 10**6 elements: fresh memory made recording the n = 10**6
+# Rosenbrock (7M entries) spend half its time in page faults and in
+# realloc's copies, and a fresh 1.1M-entry tape of the MLP benchmark 3x
+# longer than one in reused memory.
 
-cdef count_t SPARE_MAX_ENTRIES = 1 << 22
+cdef count_t SPARE_MAX_ENTRIES = 1 << 23
 cdef TapeArrays spare                 # the arrays of the last released tape
 cdef count_t spare_capacity = 0
 cdef count_t spare_consts_capacity = 0
