@@ -573,7 +573,7 @@ cdef cnp.ndarray product_codes(Tape tape, cnp.ndarray a, cnp.ndarray b, bint car
         if tape.held is None:
             tape.held = []
         tape.held.extend(held)
-    q = t.n_products - 1
+    q = t.arr.n_products - 1
     memset(t.arr.ops + first, OP_MATMUL, m * n * sizeof(op_t))
     out = np.empty((m, n), dtype=np.int32)
     d = <index_t*>cnp.PyArray_DATA(out)

@@ -86,7 +86,8 @@ cdef struct TapeArrays:
     index_t* arg1        # second operand (entry index, or pool index for VC)
     value_t* values      # value of each entry
     value_t* consts      # the constant pool
-    Product* products    # the matrix products (entries of opcode OP_MATMUL)
+    Product* products    # the matrix products (entries of opcode OP_MATMUL), in entry order
+    count_t n_products
     Run* runs            # the runs, in entry order
     count_t n_runs
 
@@ -115,7 +116,6 @@ cdef struct TapeData:
     count_t consts_capacity
     count_t n_guards
     count_t guards_capacity
-    count_t n_products
     count_t products_capacity
     count_t runs_capacity
     count_t max_entries    # the tape-full limit (lowered by a test hook)

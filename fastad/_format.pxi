@@ -70,14 +70,14 @@ cdef bytes tape_bytes(Tape t):
             p[10] = t.data.guards[k].outcome
             p += GUARD_BYTES
     return b"".join([
-        _TAPE_HEADER.pack(TAPE_MAGIC, FORMAT_VERSION, 0, n, m, g, t.data.n_products),
+        _TAPE_HEADER.pack(TAPE_MAGIC, FORMAT_VERSION, 0, n, m, g, t.data.arr.n_products),
         PyBytes_FromStringAndSize(<char*>t.data.arr.ops, n * sizeof(op_t)),
         little_endian(t.data.arr.arg0, n, sizeof(index_t), "<i4", np.int32),
         little_endian(t.data.arr.arg1, n, sizeof(index_t), "<i4", np.int32),
         little_endian(t.data.arr.values, n, sizeof(value_t), "<f8", np.float64),
         little_endian(t.data.arr.consts, m, sizeof(value_t), "<f8", np.float64),
         bytes(guards),
-    ] + [product_bytes(&t.data.arr.products[k]) for k in range(t.data.n_products)])
+    ] + [product_bytes(&t.data.arr.products[k]) for k in range(t.data.arr.n_products)])
 
 
 cdef bytes product_bytes(const Product* P):
@@ -241,7 +241,7 @@ cdef count_t first_invalid_entry(const TapeData* t) noexcept nogil:
         op = t.arr.ops[i]
         if op == OP_MATMUL:
             # its product was checked (first_invalid_product) to cover it
-            if not (0 <= t.arr.arg0[i] < t.n_products and 0 <= t.arr.arg1[i]
+            if not (0 <= t.arr.arg0[i] < t.arr.n_products and 0 <= t.arr.arg1[i]
                     and t.arr.arg1[i] < t.arr.products[t.arr.arg0[i]].m
                     * t.arr.products[t.arr.arg0[i]].n
                     and t.arr.products[t.arr.arg0[i]].first + t.arr.arg1[i] == i):

@@ -375,54 +375,27 @@ cdef void product_entry_second(const TapeArrays* t, const Product* P, count_t p,
                 add_scaled(dadj + b * lanes, g, tan + a * lanes, lanes)
 
 
-# ---- the sweeps' steps at an OP_MATMUL entry ----------------------------------------------
-
-cdef count_t forward_product_step(const TapeArrays* t, count_t i, count_t n_entries,
-                                  value_t* v) noexcept nogil:
-    """Entry i (of opcode OP_MATMUL) of the forward sweep: at a product's
-    first entry the whole product; returns the next entry to evaluate."""
-    cdef const Product* P = &t.products[t.arg0[i]]
-    cdef count_t p = t.arg1[i], size = P.m * P.n
-    if p == 0 and P.first + size <= n_entries and product_forward(t, P, v):
-        return i + size
-    v[i] = product_entry_value(t, P, p, v)
-    return i + 1
-
-
-cdef count_t reverse_product_step(const TapeArrays* t, count_t i, const value_t* v,
-                                  value_t* adj) noexcept nogil:
-    """Entry i (of opcode OP_MATMUL) of the reverse sweep: at a product's
-    last entry the whole product; returns the next entry (i - 1, or the
-    entry before the product)."""
-    cdef const Product* P = &t.products[t.arg0[i]]
-    cdef count_t p = t.arg1[i]
-    if p == P.m * P.n - 1 and product_reverse(t, P, v, adj):
-        return P.first - 1
-    product_entry_reverse(t, P, p, adj[i], v, adj)
-    return i - 1
-
-
 # ---- storage -------------------------------------------------------------------------
 
 cdef void free_products(TapeData* t) noexcept:
     cdef count_t q
-    for q in range(t.n_products):
+    for q in range(t.arr.n_products):
         free(t.arr.products[q].a.codes)
         free(t.arr.products[q].b.codes)
     free(t.arr.products)
     t.arr.products = NULL
-    t.n_products = t.products_capacity = 0
+    t.arr.n_products = t.products_capacity = 0
 
 
 cdef int append_product(TapeData* t, const Product* P) except -1:
     """Add P (its codes already owned by nobody else) to t's products."""
     cdef count_t new_capacity
-    if t.n_products == t.products_capacity:
+    if t.arr.n_products == t.products_capacity:
         new_capacity = 8 if t.products_capacity == 0 else 2 * t.products_capacity
         resize_array(<void**>&t.arr.products, new_capacity, sizeof(Product))
         t.products_capacity = new_capacity
-    t.arr.products[t.n_products] = P[0]
-    t.n_products += 1
+    t.arr.products[t.arr.n_products] = P[0]
+    t.arr.n_products += 1
     return 0
 
 
@@ -444,7 +417,7 @@ cdef int copy_products(TapeData* dst, const TapeData* src) except -1:
     shared: the tapes hold them, see Tape.held)."""
     cdef count_t q
     cdef Product P
-    for q in range(src.n_products):
+    for q in range(src.arr.n_products):
         P = src.arr.products[q]
         P.a.codes = P.b.codes = NULL
         P.a.codes = copy_codes(src.arr.products[q].a.codes, P.m * P.k)
@@ -462,7 +435,7 @@ cdef count_t products_nbytes(const TapeData* t) noexcept:
     """Bytes of the products' operand codes and descriptors."""
     cdef count_t q, total = 0
     cdef const Product* P
-    for q in range(t.n_products):
+    for q in range(t.arr.n_products):
         P = &t.arr.products[q]
         total += sizeof(Product)
         if P.a.codes != NULL:
@@ -478,13 +451,15 @@ cdef count_t first_invalid_product(const TapeData* t) noexcept nogil:
     first entry), or -1."""
     cdef count_t q, p, size
     cdef const Product* P
-    for q in range(t.n_products):
+    for q in range(t.arr.n_products):
         P = &t.arr.products[q]
         if P.m < 1 or P.n < 1 or P.k < 1 or P.first < 0:
             return q
         size = P.m * P.n
         if P.m > INT32_MAX or P.n > INT32_MAX or size > t.n_entries - P.first:
             return q
+        if q > 0 and P.first < t.arr.products[q - 1].first:
+            return q   # the sweeps meet the products in entry order
         if (P.a.codes == NULL and P.a.data == NULL) or (P.b.codes == NULL and P.b.data == NULL):
             return q
         for p in range(size):

@@ -245,8 +245,6 @@ cdef inline void reverse_entry(const TapeArrays* t, const op_t* ops, const index
     elif op == OP_TIMES_VV:
         # the products of every emitted derivative (grad_function, nesting)
         reverse_binary(OP_TIMES_VV, KIND_VV, i, a, b, g, v, c, adj)
-    elif op == OP_MATMUL:
-        product_entry_reverse(t, &t.products[a], b, g, v, adj)
     else:
         # Kept out of the equality chain above, so Cython compiles that
         # chain to a C switch.
@@ -259,30 +257,21 @@ cdef inline void reverse_entry(const TapeArrays* t, const op_t* ops, const index
 
 cdef void reverse_entries(const TapeArrays* t, const value_t* v, count_t last, count_t stop,
                           value_t* adj) noexcept nogil:
-    """The reverse sweep over entries last .. stop, one by one."""
+    """The reverse sweep over entries last .. stop, one by one (none of
+    them an element of a matrix product)."""
     cdef const op_t* ops = t.ops
     cdef const index_t* arg0 = t.arg0
     cdef const index_t* arg1 = t.arg1
     cdef const value_t* c = t.consts
     cdef count_t i = last
     # Two entries a turn through two copies of the dispatch, as in
-    # forward_entries. Entry i is done before i - 1 reads its adjoint. A
-    # matrix product met at its last element goes as a whole.
+    # forward_entries. Entry i is done before i - 1 reads its adjoint.
     while i >= stop + 1:
-        if ops[i] == OP_MATMUL:
-            i = reverse_product_step(t, i, v, adj)
-            continue
         reverse_entry(t, ops, arg0, arg1, c, v, i, adj)
-        if ops[i - 1] == OP_MATMUL:
-            i = reverse_product_step(t, i - 1, v, adj)
-            continue
         reverse_entry(t, ops, arg0, arg1, c, v, i - 1, adj)
         i -= 2
     if i == stop:
-        if ops[i] == OP_MATMUL:
-            reverse_product_step(t, i, v, adj)
-        else:
-            reverse_entry(t, ops, arg0, arg1, c, v, i, adj)
+        reverse_entry(t, ops, arg0, arg1, c, v, i, adj)
 
 
 cdef inline void reverse_run(const TapeArrays* t, const value_t* v, count_t first,
@@ -310,24 +299,44 @@ def _use_runs(bint allowed):
 cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
                         value_t* adj) noexcept nogil:
     """Accumulate adjoints of entries last .. 0 at values v; adj[last] holds the seed."""
-    cdef count_t i = last, r = t.n_runs - 1, run_last
+    cdef count_t i = last, r = t.n_runs - 1, q = t.n_products - 1
+    cdef count_t run_first, product_first, block_last
+    cdef const Product* P
     if not runs_allowed:
         r = -1
-    # Between runs entry by entry; each run (the part of it at or below
-    # last) as one loop.
+    # Entry by entry between the blocks (runs and matrix products, each in
+    # entry order); each block, or the part of it at or below last, as a
+    # whole, so that the entry loop needs no test of its own.
     while r >= 0 and t.runs[r].first > i:
         r -= 1
+    while q >= 0 and t.products[q].first > i:
+        q -= 1
     while i >= 0:
-        if r < 0:
+        run_first = t.runs[r].first if r >= 0 else -1
+        product_first = t.products[q].first if q >= 0 else -1
+        if run_first < 0 and product_first < 0:
             reverse_entries(t, v, i, 0, adj)
             return
-        run_last = t.runs[r].first + t.runs[r].count - 1
-        if i > run_last:
-            reverse_entries(t, v, i, run_last + 1, adj)
-            i = run_last
-        reverse_run(t, v, t.runs[r].first, i, adj)
-        i = t.runs[r].first - 1
-        r -= 1
+        if run_first > product_first:
+            block_last = run_first + t.runs[r].count - 1
+            if i > block_last:
+                reverse_entries(t, v, i, block_last + 1, adj)
+                i = block_last
+            reverse_run(t, v, run_first, i, adj)
+            r -= 1
+            i = run_first - 1
+        else:
+            P = &t.products[q]
+            block_last = product_first + P.m * P.n - 1
+            if i > block_last:
+                reverse_entries(t, v, i, block_last + 1, adj)
+                i = block_last
+            if i < block_last or not product_reverse(t, P, v, adj):
+                while i >= product_first:
+                    product_entry_reverse(t, P, i - product_first, adj[i], v, adj)
+                    i -= 1
+            q -= 1
+            i = product_first - 1
 
 
 cdef void jacobian_rows(const TapeArrays* t, const value_t* v, const int64_t* indices,
@@ -404,8 +413,6 @@ cdef inline void forward_entry(const TapeArrays* t, const op_t* ops, const index
         v[i] = forward_binary(OP_TIMES_VV, KIND_VC, a, b, v, c)
     elif op == OP_INPUT:
         v[i] = recorded[i]  # an input made after the leading ones keeps its value
-    elif op == OP_MATMUL:
-        v[i] = product_entry_value(t, &t.products[a], b, v)
     else:
         if op < FIRST_BINARY:  # outside the chain: it stays a C switch
             v[i] = unary_rule(op, v[a], 0.0, False)
@@ -416,7 +423,8 @@ cdef inline void forward_entry(const TapeArrays* t, const op_t* ops, const index
 
 cdef void forward_entries(const TapeArrays* t, count_t i, count_t stop, count_t n_entries,
                           value_t* v) noexcept nogil:
-    """The forward sweep over entries i .. stop - 1, one by one."""
+    """The forward sweep over entries i .. stop - 1, one by one (none of
+    them an element of a matrix product)."""
     cdef const op_t* ops = t.ops
     cdef const index_t* arg0 = t.arg0
     cdef const index_t* arg1 = t.arg1
@@ -426,23 +434,13 @@ cdef void forward_entries(const TapeArrays* t, count_t i, count_t stop, count_t 
     # processor then predicts each jump table's target from a shorter
     # history, and the speed no longer hangs on where the code lands
     # (measured: one dispatch site ran 1x to 2.5x slower from build to
-    # build on the same tape). A matrix product met at its first element
-    # goes as a whole.
+    # build on the same tape).
     while i + 1 < stop:
-        if ops[i] == OP_MATMUL:
-            i = forward_product_step(t, i, n_entries, v)
-            continue
         forward_entry(t, ops, arg0, arg1, c, recorded, i, v)
-        if ops[i + 1] == OP_MATMUL:
-            i = forward_product_step(t, i + 1, n_entries, v)
-            continue
         forward_entry(t, ops, arg0, arg1, c, recorded, i + 1, v)
         i += 2
     if i < stop:
-        if ops[i] == OP_MATMUL:
-            forward_product_step(t, i, n_entries, v)
-        else:
-            forward_entry(t, ops, arg0, arg1, c, recorded, i, v)
+        forward_entry(t, ops, arg0, arg1, c, recorded, i, v)
 
 
 cdef enum:
@@ -486,17 +484,36 @@ cdef void forward_sweep(const TapeArrays* t, const value_t* inputs, count_t n_in
     Uses the same inlined rules as recording, so with the same inputs every
     value is bit for bit the recorded one.
     """
-    cdef count_t i = n_inputs, r = 0, stop
+    cdef count_t i = n_inputs, r = 0, q = 0, run_first, product_first, size, p
+    cdef const Product* P
     memcpy(v, inputs, n_inputs * sizeof(value_t))
-    # Between runs entry by entry, each run as one loop.
-    while r < t.n_runs and runs_allowed:
-        if t.runs[r].first < i or t.runs[r].first + t.runs[r].count > n_entries:
+    if not runs_allowed:
+        r = t.n_runs
+    # Entry by entry between the blocks (runs and matrix products), each
+    # block as a whole.
+    while True:
+        while r < t.n_runs and t.runs[r].first < i:
             r += 1
-            continue
-        forward_entries(t, i, t.runs[r].first, n_entries, v)
-        forward_run(t, t.runs[r].first, t.runs[r].count, v)
-        i = t.runs[r].first + t.runs[r].count
-        r += 1
+        while q < t.n_products and t.products[q].first < i:
+            q += 1
+        run_first = t.runs[r].first if r < t.n_runs else n_entries
+        product_first = t.products[q].first if q < t.n_products else n_entries
+        if run_first >= n_entries and product_first >= n_entries:
+            break
+        if run_first < product_first:
+            forward_entries(t, i, run_first, n_entries, v)
+            size = min(<count_t>t.runs[r].count, n_entries - run_first)
+            forward_run(t, run_first, size, v)
+            i = run_first + size
+        else:
+            forward_entries(t, i, product_first, n_entries, v)
+            P = &t.products[q]
+            size = P.m * P.n
+            if product_first + size > n_entries or not product_forward(t, P, v):
+                size = min(size, n_entries - product_first)
+                for p in range(size):
+                    v[product_first + p] = product_entry_value(t, P, p, v)
+            i = product_first + size
     forward_entries(t, i, n_entries, n_entries, v)
 
 
