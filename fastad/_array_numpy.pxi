@@ -476,6 +476,64 @@ def _norm(x, ord=None, axis=None, keepdims=False):
     return np.linalg.norm(as_object_operand(x), ord, axis, keepdims)
 
 
+def _einsum(tuple args, dict kwargs):
+    """np.einsum of one or two operands without repeated or batch indices
+    (and without '...'), as sums, moves and one matrix product; None for
+    the other forms (they take the exact object-array fallback)."""
+    if kwargs or len(args) not in (2, 3) or not isinstance(args[0], str):
+        return None
+    spec = args[0].replace(" ", "")
+    operands = list(args[1:])
+    if "." in spec:
+        return None
+    if "->" in spec:
+        inputs, output = spec.split("->")
+    else:
+        inputs = spec
+        letters = inputs.replace(",", "")
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    terms = inputs.split(",")
+    if len(terms) != len(operands) or len(set(output)) != len(output) or any(
+            c not in inputs for c in output):
+        return None
+    for term, operand in zip(terms, operands):
+        if not (type(operand) is Array or isinstance(operand, np.ndarray)):
+            return None
+        if len(term) != np.ndim(operand) or len(set(term)) != len(term) or not term.isalpha():
+            return None
+    # an index of one operand only, not in the output, is summed away first
+    for k in range(len(terms)):
+        others = "".join(t for j, t in enumerate(terms) if j != k)
+        dropped = tuple(i for i, c in enumerate(terms[k]) if c not in output and c not in others)
+        if dropped:
+            operands[k] = np.sum(operands[k], axis=dropped)
+            terms[k] = "".join(c for c in terms[k] if c in output or c in others)
+    if len(terms) == 1:
+        if len(terms[0]) != len(output):
+            return None
+        if not output:
+            return operands[0]
+        return np.transpose(operands[0], [terms[0].index(c) for c in output])
+    (ta, a), (tb, b) = zip(terms, operands)
+    if any(c in tb and c in output for c in ta):
+        return None   # a batch index: not one matrix product
+    contracted = [c for c in ta if c in tb]
+    free_a = [c for c in ta if c not in tb]
+    free_b = [c for c in tb if c not in ta]
+    size = dict(zip(ta, np.shape(a)))
+    for c, n in zip(tb, np.shape(b)):
+        if size.setdefault(c, n) != n:
+            raise ValueError(f"einsum: operands could not be broadcast together with "
+                             f"remapped shapes (index {c!r} is {size[c]} and {n})")
+    k = int(np.prod([size[c] for c in contracted]))
+    a2 = np.reshape(np.transpose(a, [ta.index(c) for c in free_a + contracted]), (-1, k))
+    b2 = np.reshape(np.transpose(b, [tb.index(c) for c in contracted + free_b]), (k, -1))
+    out = np.reshape(a2 @ b2, [size[c] for c in free_a + free_b])
+    if not output:
+        return out   # a Var, as NumPy gives a scalar
+    return np.transpose(out, [(free_a + free_b).index(c) for c in output])
+
+
 def _tensordot(a, b, axes=2):
     """np.tensordot as a matrix product of reshaped operands."""
     a_ndim, b_ndim = np.ndim(a), np.ndim(b)
@@ -617,6 +675,10 @@ cdef object array_function(object func, object types, tuple args, dict kwargs):
                             np.reshape(np.ravel(args[1]), (1, -1)))
     elif func is np.tensordot:
         return _tensordot(*args, **kwargs)
+    elif func is np.einsum:
+        result = _einsum(args, kwargs)
+        if result is not None:
+            return result
     elif func is np.linalg.norm:
         return _norm(*args, **kwargs)
     elif func is np.trace and len(args) == 1 and not kwargs and np.ndim(a) == 2:
