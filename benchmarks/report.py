@@ -220,8 +220,9 @@ ARRAYS_INTRO = f"""\
 NumPy functions of whole arrays, differentiated as written: the argument
 of `fastad.value_and_grad(f)` arrives as a `fastad.Array` and every
 whole-array operation is recorded in one compiled loop, one tape entry per
-element-operation (a product `X @ w` records a multiply and an add per
-multiply-add: block products are not there yet). Each figure is the time
+element of its result (a matrix product `X @ w` and a sum are one entry
+per result element and one block of BLAS work in the sweeps, not an entry
+per multiply-add). Each figure is the time
 of **value + gradient over the time of the NumPy function f on floats** at
 the same point: each sample of the method is bracketed by samples of f and
 the cell is the **median of the per-pair ratios** (interquartile range in
@@ -312,8 +313,11 @@ def render_arrays(results, plot_files, threads):
             lines.append(f"| {names.get(r.workload, r.workload)} | {r.method} | {r.status} "
                          f"| | | {setup} | {err} | {r.reason} |")
     lines += ["", "**The tape of one recording** (`with fastad.Tape() as t: x = t.var(x0); "
-              "f(x)`): every element-operation is one entry, and the inputs are entries too; "
-              "the last column divides all of `t.nbytes` by the element-operations alone.", "",
+              "f(x)`): every element of an operation's result is one entry (a product's "
+              "constant matrix is held by reference, not on the tape; a constant array "
+              "operand of an elementwise operation, such as the labels y, is pooled at 8 "
+              "bytes an element), and the inputs are entries too; the last column divides "
+              "all of `t.nbytes` by the element-operations alone.", "",
               "| workload | inputs | entries | element-operations | entries per input "
               "| t.nbytes | bytes / entry | bytes / element-operation |",
               "|---|---:|---:|---:|---:|---:|---:|---:|"]

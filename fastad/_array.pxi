@@ -438,6 +438,10 @@ cdef tuple broadcast_shape(tuple a, tuple b):
             f"operands could not be broadcast together with shapes {a} {b}") from None
 
 
+# Sums of fewer elements record a chain of add entries: a product's fixed
+# cost (its operand codes, a BLAS call) is more than their sweep.
+cdef count_t SUM_PRODUCT_MIN = 128
+
 # Ones for sums as matrix products (read-only, shared by every sum: a
 # product holds a constant factor by reference).
 cdef cnp.ndarray ONES = np.ones(0)
@@ -455,9 +459,9 @@ cdef cnp.ndarray ones_column(count_t k):
 cdef object fold_codes(Tape tape, int vv_op, cnp.ndarray rows):
     """Fold op along the last axis of a 2-D code array, left to right: one
     code per row (an empty row gives `empty` codes: see reduce_codes). Sums
-    of two or more are matrix products with a column of ones: one entry per
-    row, and BLAS's speed in the sweeps (below its size, the products' loops
-    sum left to right, as the fold does)."""
+    of SUM_PRODUCT_MIN elements and more are matrix products with a column
+    of ones: one entry per row, and BLAS's speed in the sweeps (below BLAS's
+    size, the products' loops sum left to right, as the fold does)."""
     cdef cnp.ndarray src = np.ascontiguousarray(rows)
     cdef count_t m = src.shape[0], k = src.shape[1], i, j, e
     cdef cnp.ndarray out
@@ -465,12 +469,29 @@ cdef object fold_codes(Tape tape, int vv_op, cnp.ndarray rows):
     cdef index_t* d
     cdef TapeData* t = &tape.data
     cdef index_t acc
-    if vv_op == OP_ADD_VV and k > 1 and m > 0:
+    cdef value_t total
+    if vv_op == OP_ADD_VV and k > 1 and m * k >= SUM_PRODUCT_MIN:
         return product_codes(tape, src, ones_column(k)).reshape(m)
     out = np.empty(m, dtype=np.int32)
     d = <index_t*>cnp.PyArray_DATA(out)
     reserve(t, m * (k - 1) if k > 1 else 0, 0)
     e = t.n_entries
+    if vv_op == OP_ADD_VV and k > 1 and all_entries(s, m * k):
+        # small sums: a chain of add entries costs less to record than a product
+        for i in range(m):
+            acc = s[i * k]
+            total = t.arr.values[acc]
+            for j in range(1, k):
+                total = total + t.arr.values[s[i * k + j]]
+                t.arr.ops[e] = OP_ADD_VV
+                t.arr.arg0[e] = acc
+                t.arr.arg1[e] = s[i * k + j]
+                t.arr.values[e] = total
+                acc = <index_t>e
+                e += 1
+            d[i] = acc
+        t.n_entries = e
+        return out
     for i in range(m):
         acc = s[i * k]
         for j in range(1, k):

@@ -161,14 +161,45 @@ Arrays (_array.pxi, _array_numpy.pxi)
     Chosen over range entries (one entry standing for a whole block, run as
     a vector loop by every sweep) because it needs no sweep, format or
     nesting change; measured on Rosenbrock at n = 10**4 (paired medians,
-    f = 23 us): record 178 us (2 ns an element-operation), reverse sweep
-    143 us (1.6 ns an entry), record + gradient 16x f, replay 11x, 17
-    bytes an element-operation; a hand-written NumPy value + gradient, the
-    bound range entries could approach, is 3.3x f. At n = 10**6 the tape
-    (136 MB) and its buffers outgrow the reused spare arrays and fresh
-    pages dominate (63x). Products still record a multiply and an add per
-    multiply-add; block entries for products (a constant matrix held by
-    reference) are the next step and every sweep must learn them.
+    f = 23 us) before runs: record 178 us (2 ns an element-operation),
+    reverse sweep 143 us (1.6 ns an entry), record + gradient 16x f,
+    replay 11x, 17 bytes an element-operation; a hand-written NumPy
+    value + gradient, the bound range entries could approach, is 3.3x f
+    (2x with care).
+    Runs (``Run``, _tape.pxi) take most of the range entries' speed
+    without their cost to the other walkers: the entries of one
+    elementwise operation are marked as a run, and the forward and reverse
+    sweeps run a run as one loop of its rule (operands gathered a chunk at
+    a time into the recording's own ``binary_values`` loops forward;
+    generated per-opcode loops backward, in the entry-by-entry order, so
+    the results are bit for bit the same); every other walker (tangent,
+    second order, emitted, pickles) reads the entries one by one. Measured
+    at n = 10**4: forward sweep 0.85 ns and reverse 1.3 ns an entry (were
+    1.9 and 1.6 with the dispatch per entry).
+
+Matrix products (_products.pxi)
+    ``C = A @ B`` is one entry per element of C (opcode OP_MATMUL) over a
+    ``Product`` of the tape: its shape, and each factor as codes (row-major,
+    copied, with the run of entries it is noted when it is one) or a
+    constant float matrix held by reference (data pointer and strides; the
+    tape keeps the array in ``Tape.held``; a strided matrix without a unit
+    stride is copied once). The sweeps meet a product as a block: forward
+    C = A B, backward dA = G B^T and dB = A^T G, by SciPy's dgemm (found at
+    run time through scipy.linalg.cython_blas; without SciPy, loops that sum
+    in the same left-to-right order). Where a product's result is not all
+    finite it is computed again with ``times`` (an exact zero times inf is
+    zero, where BLAS gives nan), so structural zeros hold as element by
+    element. Tangent and second-order sweeps take the elements one by one
+    (the per-element rules are the definition); the emitted derivatives of
+    grad_function and nesting are products again (G B^T, A^T G, flagged
+    ``careful``: their products are times). Sums are products with a column
+    of ones: one entry per result. Rejected: a multiply and an add entry per
+    multiply-add (what came before: the logistic loss at X 10**4 x 100 was
+    2 million entries, 50x f; now 10**4 entries and 3.2x f), and factors as
+    ranges of entries only (every constant matrix would be copied into the
+    pool, and parameters could not be passed by reference). The hazard of
+    the reference: a constant modified after recording changes the
+    recording (documented in the README).
 
 Branch guards
     Every comparison of a Var while recording (``x > 0``, ``if x:``,

@@ -1789,8 +1789,11 @@ def test_entries_per_operation():
         assert added(lambda: x > 0)[0] == 12
         assert added(lambda: x @ W)[0] == 3 * 2
         assert added(lambda: x @ x.T)[0] == 3 * 3
-        assert added(lambda: np.sum(x))[0] == 1          # a product with ones
-        assert added(lambda: np.sum(x, axis=0))[0] == 4
+        assert added(lambda: np.sum(x))[0] == 11         # small: a chain of adds
+        assert added(lambda: np.sum(x, axis=0))[0] == 4 * 2
+        big = t.var(np.ones((20, 10)))
+        assert added(lambda: np.sum(big))[0] == 1        # a product with ones
+        assert added(lambda: np.sum(big, axis=0))[0] == 10
         assert added(lambda: np.prod(x, axis=0))[0] == 4 * 2
         for move in (lambda: x.T, lambda: x[::-1, 1:], lambda: x.reshape(4, 3),
                      lambda: np.concatenate([x, x]), lambda: np.transpose(x),
