@@ -102,3 +102,21 @@ def complex_least_squares(A: Any, b: Any) -> Callable[[Any], Any]:
 def complex_least_squares_gradient(A: Any, b: Any, z: Any) -> Any:
     """Its gradient in closed form, dloss/dRe z + 1j dloss/dIm z = 2 A^H (A z - b)."""
     return 2 * np.conj(A).T @ (A @ z - b)
+
+
+# ==== logistic regression, whole-array NumPy ==========================================
+
+def logistic_problem(n_rows: int = 5_000, n_cols: int = 50,
+                     seed: int = 0) -> tuple[Callable[[Any], Any], list[float]]:
+    """(loss, w0): the mean logistic loss of a constant X (n_rows x n_cols)
+    and labels +-1, plus a small ridge term, written with whole NumPy
+    arrays; w may be a list of floats or an array (a fastad.Array when
+    differentiated)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n_rows, n_cols))
+    y = np.where(rng.standard_normal(n_rows) > 0.0, 1.0, -1.0)
+
+    def loss(w: Any) -> Any:
+        return np.mean(np.log1p(np.exp(-y * (X @ w)))) + 1e-3 * np.sum(np.square(w))
+
+    return loss, [float(v) for v in rng.standard_normal(n_cols) * 0.1]
