@@ -85,3 +85,22 @@ def test_shared_problems_differentiate_as_their_references():
     g = fastad.grad(_problems.complex_least_squares(A, b))(z)
     np.testing.assert_allclose(g, _problems.complex_least_squares_gradient(A, b, z),
                                rtol=1e-12, atol=1e-12)
+
+    loss, w0 = _problems.logistic_problem(n_rows=300, n_cols=7)
+    w = np.asarray(w0)
+    g = fastad.grad(loss)(w)
+    rng = np.random.default_rng(0)   # the problem's own data, made again
+    X = rng.standard_normal((300, 7))
+    y = np.where(rng.standard_normal(300) > 0.0, 1.0, -1.0)
+    margin = -y * (X @ w)
+    want = X.T @ (-y / (1.0 + np.exp(-margin))) / 300 + 2e-3 * w
+    np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-14)
+    assert loss(w0) == loss(w)   # a list of floats or an array
+
+
+def test_the_self_check_passes(capsys):
+    from fastad import __main__ as self_check
+    assert self_check.main([]) == 0
+    out = capsys.readouterr().out
+    assert "all checks passed" in out and "Logistic loss" in out
+    assert out.count("-> ok") == 4 and "FAILED" not in out
