@@ -665,19 +665,28 @@ cdef int set_factor(Tape tape, Factor* f, cnp.ndarray x, list held) except -1:
 
 
 cdef object matmul_operands(Tape tape, cnp.ndarray a, cnp.ndarray b):
-    """Codes of a @ b with NumPy's matmul rules for 1-D and 2-D operands,
-    each codes or a float64 constant array (None for other dimensions)."""
+    """Codes of a @ b with NumPy's matmul rules (1-D operands, stacks of
+    matrices broadcast), each codes or a float64 constant array."""
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: Input operand does not have enough dimensions")
-    if a.ndim > 2 or b.ndim > 2:
-        return None
-    a2 = a.reshape(1, -1) if a.ndim == 1 else a
-    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
-    if a2.shape[1] != b2.shape[0]:
+    cdef object a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    cdef object b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+    # (the build turns wraparound off: no negative index below)
+    cdef tuple shape_a = np.shape(a2), shape_b = np.shape(b2)
+    cdef count_t k_a = shape_a[len(shape_a) - 1], k_b = shape_b[len(shape_b) - 2]
+    if k_a != k_b:
         raise ValueError(
             f"matmul: Input operand 1 has a mismatch in its core dimension 0, with "
-            f"gufunc signature (n?,k),(k,m?)->(n?,m?) (size {b2.shape[0]} is different "
-            f"from {a2.shape[1]}) (shapes {np.shape(a)} and {np.shape(b)})")
+            f"gufunc signature (n?,k),(k,m?)->(n?,m?) (size {k_b} is different "
+            f"from {k_a}) (shapes {np.shape(a)} and {np.shape(b)})")
+    if a.ndim > 2 or b.ndim > 2:
+        out = batched_product_codes(tape, a2, b2, shape_a, shape_b)
+        shape = out.shape
+        if a.ndim == 1:   # drop the row of a 1-D left operand
+            shape = shape[:len(shape) - 2] + shape[len(shape) - 1:]
+        if b.ndim == 1:   # and the column of a 1-D right one
+            shape = shape[:len(shape) - 1]
+        return out.reshape(shape)
     out = product_codes(tape, a2, b2)
     if a.ndim == 1 and b.ndim == 1:
         return out.reshape(())
@@ -686,6 +695,20 @@ cdef object matmul_operands(Tape tape, cnp.ndarray a, cnp.ndarray b):
     if b.ndim == 1:
         return out.reshape(-1)
     return out
+
+
+cdef object batched_product_codes(Tape tape, object a, object b, tuple shape_a, tuple shape_b):
+    """matmul's stacks of matrices (a: (..., m, k), b: (..., k, n), the
+    leading dimensions broadcast): one product per matrix of the stack."""
+    cdef Py_ssize_t na = len(shape_a), nb = len(shape_b)
+    batch = broadcast_shape(shape_a[:na - 2], shape_b[:nb - 2])
+    m, k, n = shape_a[na - 2], shape_a[na - 1], shape_b[nb - 1]
+    stack_a = np.broadcast_to(a, batch + (m, k)).reshape(-1, m, k)
+    stack_b = np.broadcast_to(b, batch + (k, n)).reshape(-1, k, n)
+    parts = [product_codes(tape, stack_a[i], stack_b[i]) for i in range(stack_a.shape[0])]
+    if not parts:
+        return np.empty(batch + (m, n), dtype=np.int32)
+    return np.stack(parts).reshape(batch + (m, n))
 
 
 cdef cnp.ndarray gather_values(Tape tape, cnp.ndarray codes):

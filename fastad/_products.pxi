@@ -144,11 +144,6 @@ cdef void gemm_careful(View A, View B, count_t m, count_t n, count_t k, double* 
 
 # ---- factors ----------------------------------------------------------------------
 
-cdef inline index_t factor_code(const Factor* f, count_t cols, count_t i, count_t j) noexcept nogil:
-    """The code of element (i, j) of a factor of codes."""
-    return f.codes[i * cols + j]
-
-
 cdef inline index_t factor_entry(const Factor* f, count_t cols, count_t i,
                                  count_t j) noexcept nogil:
     """The entry of element (i, j), or -1 for a constant element."""
