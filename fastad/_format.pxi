@@ -218,8 +218,9 @@ cdef count_t read_factor(Tape t, bytes data, count_t offset, Factor* f, count_t 
         f.codes = copy_codes(<const index_t*>cnp.PyArray_DATA(items), size)
         f.run = run_of(f.codes, size)
         return offset + 4 * size
-    items = np.ascontiguousarray(np.frombuffer(data, "<f8", size, offset),
-                                 dtype=np.float64).reshape(rows, cols)
+    # a copy: the bytes of a pickle need not be aligned for doubles
+    items = np.array(np.frombuffer(data, "<f8", size, offset), dtype=np.float64,
+                     copy=True).reshape(rows, cols)
     if t.held is None:
         t.held = []
     f.held = <index_t>len(t.held)
