@@ -119,10 +119,13 @@ cdef Tape tape_from_bytes(object data):
                          f"fastad reads format {FORMAT_VERSION} (and format 1)")
     header = _TAPE_HEADER_1 if version == 1 else _TAPE_HEADER
     n_products = 0 if version == 1 else header.unpack_from(data)[6]
-    end = header.size + n * ENTRY_FILE_BYTES + m * 8 + g * GUARD_BYTES
     if (reserved != 0 or not 0 <= n <= INT32_MAX or not 0 <= m <= INT32_MAX
-            or not 0 <= g <= INT32_MAX or not 0 <= n_products <= n
-            or len(data) < end or (n_products == 0 and len(data) != end)):
+            or not 0 <= g <= INT32_MAX or not 0 <= n_products <= n):
+        raise ValueError("fastad: corrupt Function pickle (the tape's counts do not match "
+                         "its length)")
+    # (the counts are in range: no overflow)
+    end = header.size + n * ENTRY_FILE_BYTES + m * 8 + g * GUARD_BYTES
+    if len(data) < end or (n_products == 0 and len(data) != end):
         raise ValueError("fastad: corrupt Function pickle (the tape's counts do not match "
                          "its length)")
     offset = header.size
