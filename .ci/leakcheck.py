@@ -234,8 +234,50 @@ def allocation_failures():
                 _core._fail_nth_allocation(0)
 
 
+RNG = np.random.default_rng(3)
+XM = RNG.standard_normal((40, 30))
+
+
+def mlp(p):
+    """Whole arrays: products with a constant and of two Arrays, a sum as a
+    product, runs."""
+    h = np.tanh(XM @ p["W"] + p["b"])
+    return np.mean((h @ p["v"] - 1.0) ** 2) + np.sum(p["W"] ** 2)
+
+
+P0 = {"W": RNG.standard_normal((30, 8)) * 0.1, "b": np.zeros(8), "v": np.ones(8)}
+F_MLP = fastad.trace(mlp, P0)
+
+
+def arrays():
+    fastad.value_and_grad(mlp)(P0)
+    F_MLP.value_and_grad(P0)
+    F_MLP.grad_function()(P0)
+    fastad.hessian(lambda w: np.sum(np.tanh(XM @ w)))(np.ones(30))
+    G = pickle.loads(pickle.dumps(F_MLP))
+    G.value_and_grad(P0)
+    load, (state,) = F_MLP.__reduce__()
+    recording = state["recordings"][0]
+    tape = recording["tape"]
+    for k in range(len(tape) - 400, len(tape), 7):   # the products' bytes
+        blob = bytearray(tape)
+        blob[k] ^= 0xA5
+        try:
+            load(dict(state, recordings=[dict(recording, tape=bytes(blob))]))
+        except ValueError:
+            pass
+    for n in range(1, 24):
+        _core._fail_nth_allocation(n)
+        try:
+            fastad.value_and_grad(mlp)(P0)
+        except MemoryError:
+            pass
+        finally:
+            _core._fail_nth_allocation(0)
+
+
 WORKLOADS = [transforms, nesting, complex_numbers, imperative_tape, replay, branches,
-             batches, pickles, corrupt_pickles, error_paths, allocation_failures]
+             batches, pickles, corrupt_pickles, error_paths, allocation_failures, arrays]
 
 
 def leak_check():
