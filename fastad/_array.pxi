@@ -576,24 +576,19 @@ cdef cnp.ndarray product_codes(Tape tape, cnp.ndarray a, cnp.ndarray b, bint car
         return np.empty((m, n), dtype=np.int32)
     find_blas()
     reserve(t, m * n, 0)
-    held = []
     memset(&P, 0, sizeof(Product))
     P.m, P.n, P.k = m, n, k
     P.careful = careful
     try:
-        set_factor(tape, &P.a, a, held)
-        set_factor(tape, &P.b, b, held)
+        set_factor(tape, &P.a, a)
+        set_factor(tape, &P.b, b)
         first = t.n_entries
         P.first = <index_t>first
         append_product(t, &P)
     except BaseException:
-        free(P.a.codes)
+        free(P.a.codes)   # (a matrix held already stays held: harmless)
         free(P.b.codes)
         raise
-    if held:
-        if tape.held is None:
-            tape.held = []
-        tape.held.extend(held)
     q = t.arr.n_products - 1
     memset(t.arr.ops + first, OP_MATMUL, m * n * sizeof(op_t))
     out = np.empty((m, n), dtype=np.int32)
@@ -623,9 +618,7 @@ cdef cnp.ndarray constant_product(cnp.ndarray a, cnp.ndarray b, bint careful):
     B.data = <const double*>cnp.PyArray_DATA(cb)
     B.trans = b'N'
     B.ld = max(n, 1)
-    gemm(A, B, m, n, k, 0.0, <double*>cnp.PyArray_DATA(out), max(n, 1))
-    if careful and not all_finite(<double*>cnp.PyArray_DATA(out), m * n):
-        gemm_careful(A, B, m, n, k, <double*>cnp.PyArray_DATA(out), max(n, 1))
+    matrix_product(A, B, m, n, k, <double*>cnp.PyArray_DATA(out), max(n, 1), careful)
     return out
 
 
@@ -634,11 +627,10 @@ cdef bint all_constant_codes(cnp.ndarray codes):
     return all_constants(<const index_t*>cnp.PyArray_DATA(src), src.size)
 
 
-cdef int set_factor(Tape tape, Factor* f, cnp.ndarray x, list held) except -1:
+cdef int set_factor(Tape tape, Factor* f, cnp.ndarray x) except -1:
     """Fill f from a 2-D operand: a copy of its codes, or a reference to its
-    numbers (copied only when no BLAS layout fits: no unit stride, or
-    misaligned); arrays referenced are added to held, which the caller
-    appends to tape.held."""
+    numbers, held by the tape (copied only when no BLAS layout fits: no
+    unit stride, or misaligned)."""
     cdef count_t rows = x.shape[0], cols = x.shape[1], rs, cs
     cdef cnp.ndarray src
     if x.dtype == CODE_DTYPE:
@@ -654,8 +646,7 @@ cdef int set_factor(Tape tape, Factor* f, cnp.ndarray x, list held) except -1:
             and ((cs == 1 and rs >= cols) or (rs == 1 and cs >= rows and cols > 1))):
         src = np.ascontiguousarray(x)
         rs, cs = cols, 1
-    f.held = <index_t>((0 if tape.held is None else len(tape.held)) + len(held))
-    held.append(src)
+    f.held = hold(tape, src)
     f.codes = NULL
     f.data = <const value_t*>cnp.PyArray_DATA(src)
     f.row_stride = rs

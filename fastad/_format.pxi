@@ -77,23 +77,19 @@ cdef bytes tape_bytes(Tape t):
         little_endian(t.data.arr.values, n, sizeof(value_t), "<f8", np.float64),
         little_endian(t.data.arr.consts, m, sizeof(value_t), "<f8", np.float64),
         bytes(guards),
-    ] + [product_bytes(&t.data.arr.products[k]) for k in range(t.data.arr.n_products)])
+    ] + [product_bytes(t, &t.data.arr.products[k]) for k in range(t.data.arr.n_products)])
 
 
-cdef bytes product_bytes(const Product* P):
+cdef bytes product_bytes(Tape t, const Product* P):
     return b"".join([_PRODUCT_HEADER.pack(P.first, P.m, P.n, P.k, P.careful),
-                     factor_bytes(&P.a, P.m, P.k), factor_bytes(&P.b, P.k, P.n)])
+                     factor_bytes(t, &P.a, P.m, P.k), factor_bytes(t, &P.b, P.k, P.n)])
 
 
-cdef bytes factor_bytes(const Factor* f, count_t rows, count_t cols):
-    cdef count_t i, j
+cdef bytes factor_bytes(Tape t, const Factor* f, count_t rows, count_t cols):
     if f.codes != NULL:
         return b"\x00" + little_endian(f.codes, rows * cols, sizeof(index_t), "<i4", np.int32)
-    numbers = np.empty((rows, cols), dtype="<f8")
-    for i in range(rows):
-        for j in range(cols):
-            numbers[i, j] = f.data[i * f.row_stride + j * f.col_stride]
-    return b"\x01" + numbers.tobytes()
+    # the held matrix, row-major (order="C" copies a transposed or strided one)
+    return b"\x01" + np.asarray(t.held[f.held], dtype="<f8").tobytes(order="C")
 
 
 cdef bytes little_endian(void* data, count_t n, size_t itemsize, str code, object dtype):
@@ -176,9 +172,8 @@ cdef Tape tape_from_bytes(object data):
 
 cdef int read_products(Tape t, bytes data, count_t offset, count_t n_products) except -1:
     """The products of a loaded tape, from offset to the end of data."""
-    cdef count_t q, size
+    cdef count_t q
     cdef Product P
-    cdef cnp.ndarray numbers
     cdef count_t length = len(data)
     for q in range(n_products):
         if offset + _PRODUCT_HEADER.size > length:
@@ -224,10 +219,7 @@ cdef count_t read_factor(Tape t, bytes data, count_t offset, Factor* f, count_t 
     # a copy: the bytes of a pickle need not be aligned for doubles
     items = np.array(np.frombuffer(data, "<f8", size, offset), dtype=np.float64,
                      copy=True).reshape(rows, cols)
-    if t.held is None:
-        t.held = []
-    f.held = <index_t>len(t.held)
-    t.held.append(items)
+    f.held = hold(t, items)
     f.data = <const value_t*>cnp.PyArray_DATA(items)
     f.row_stride = cols
     f.col_stride = 1

@@ -77,10 +77,16 @@ cdef inline double at(View x, count_t i, count_t j) noexcept nogil:
     return x.data[i * x.ld + j] if x.trans == b'N' else x.data[j * x.ld + i]
 
 
+cdef inline double multiply(double a, double b, bint careful) noexcept nogil:
+    """a * b, or with careful an exact zero times anything zero (times)."""
+    return times(a, b) if careful else a * b
+
+
 cdef void gemm(View A, View B, count_t m, count_t n, count_t k, double beta, double* C,
-               count_t ldc) noexcept nogil:
+               count_t ldc, bint careful=False) noexcept nogil:
     """C (m x n, row-major, leading dimension ldc) = A @ B + beta * C, with
-    A m x k and B k x n (beta 0: C is not read)."""
+    A m x k and B k x n (beta 0: C is not read). careful: the loops below,
+    each product by times."""
     cdef int im = <int>m, in_ = <int>n, ik = <int>k, ilda = <int>A.ld, ildb = <int>B.ld
     cdef int ildc = <int>ldc
     cdef double one = 1.0, a
@@ -93,7 +99,7 @@ cdef void gemm(View A, View B, count_t m, count_t n, count_t k, double beta, dou
             for j in range(n):
                 C[i * ldc + j] = 0.0 if beta == 0.0 else beta * C[i * ldc + j]
         return
-    if (blas_dgemm != NULL and blas_allowed and m * n * k >= BLAS_MIN_WORK
+    if (blas_dgemm != NULL and blas_allowed and not careful and m * n * k >= BLAS_MIN_WORK
             and max(max(m, n), max(k, max(max(A.ld, B.ld), ldc))) < INT32_MAX):
         # Row-major C = A B is column-major C^T = B^T A^T: the same
         # arrays, the factors swapped, the transpose flags unchanged.
@@ -109,37 +115,28 @@ cdef void gemm(View A, View B, count_t m, count_t n, count_t k, double beta, dou
         if beta == 0.0:
             a = at(A, i, 0)
             for j in range(n):
-                row[j] = a * at(B, 0, j)
+                row[j] = multiply(a, at(B, 0, j), careful)
             first = 1
         elif beta != 1.0:
             for j in range(n):
                 row[j] *= beta
         for p in range(first, k):
             a = at(A, i, p)
-            if B.trans == b'N':
-                for j in range(n):
-                    row[j] += a * B.data[p * B.ld + j]
-            else:
-                for j in range(n):
-                    row[j] += a * B.data[j * B.ld + p]
-
-
-cdef void gemm_careful(View A, View B, count_t m, count_t n, count_t k, double* C,
-                       count_t ldc) noexcept nogil:
-    """C = A @ B in the order of gemm's loops, each product by times (an
-    exact zero times inf or nan is zero): for results that are not finite."""
-    cdef count_t i, j, p
-    cdef double a
-    cdef double* row
-    for i in range(m):
-        row = C + i * ldc
-        a = at(A, i, 0)
-        for j in range(n):
-            row[j] = times(a, at(B, 0, j))
-        for p in range(1, k):
-            a = at(A, i, p)
             for j in range(n):
-                row[j] += times(a, at(B, p, j))
+                row[j] += multiply(a, at(B, p, j), careful)
+
+
+cdef void matrix_product(View A, View B, count_t m, count_t n, count_t k, double* C,
+                         count_t ldc, bint careful) noexcept nogil:
+    """C = A @ B; careful: where that is not all finite, again by times, so
+    an exact zero times inf or nan contributes zero (BLAS gives nan)."""
+    cdef count_t i
+    gemm(A, B, m, n, k, 0.0, C, ldc)
+    if careful:
+        for i in range(m):
+            if not all_finite(C + i * ldc, n):
+                gemm(A, B, m, n, k, 0.0, C, ldc, True)
+                return
 
 
 # ---- factors ----------------------------------------------------------------------
@@ -222,9 +219,7 @@ cdef bint product_forward(const TapeArrays* t, const Product* P, value_t* v) noe
     if not factor_view(&P.b, P.k, P.n, v, t.consts, &B, &buffer_b):
         free(buffer_a)
         return False
-    gemm(A, B, P.m, P.n, P.k, 0.0, v + P.first, P.n)
-    if P.careful and not all_finite(v + P.first, P.m * P.n):
-        gemm_careful(A, B, P.m, P.n, P.k, v + P.first, P.n)
+    matrix_product(A, B, P.m, P.n, P.k, v + P.first, P.n, P.careful)
     free(buffer_a)
     free(buffer_b)
     return True
@@ -275,14 +270,10 @@ cdef bint product_reverse(const TapeArrays* t, const Product* P, const value_t* 
         db = <double*>malloc(max(k * n, 1) * sizeof(double))
     if (da != NULL or not has_a) and (db != NULL or not has_b):
         if has_a:
-            gemm(G, flipped(B), m, k, n, 0.0, da, k)
-            if not all_finite(da, m * k):
-                gemm_careful(G, flipped(B), m, k, n, da, k)
+            matrix_product(G, flipped(B), m, k, n, da, k, True)
             add_into(&P.a, da, m * k, adj)
         if has_b:
-            gemm(flipped(A), G, k, n, m, 0.0, db, n)
-            if not all_finite(db, k * n):
-                gemm_careful(flipped(A), G, k, n, m, db, n)
+            matrix_product(flipped(A), G, k, n, m, db, n, True)
             add_into(&P.b, db, k * n, adj)
         done = True
     free(da)
@@ -296,19 +287,22 @@ cdef bint product_reverse(const TapeArrays* t, const Product* P, const value_t* 
 
 cdef value_t product_entry_value(const TapeArrays* t, const Product* P, count_t p,
                                  const value_t* v) noexcept nogil:
-    """Element p of the product: sum over l of A[i, l] * B[l, j]."""
-    cdef count_t i = p // P.n, j = p % P.n, l
-    cdef value_t total = (factor_value(&P.a, P.k, i, 0, v, t.consts)
-                          * factor_value(&P.b, P.n, 0, j, v, t.consts))
-    for l in range(1, P.k):
-        total += (factor_value(&P.a, P.k, i, l, v, t.consts)
-                  * factor_value(&P.b, P.n, l, j, v, t.consts))
+    """Element p of the product: sum over l of A[i, l] * B[l, j] (careful
+    products again by times where that is not finite)."""
+    cdef value_t total = element_sum(t, P, p, v, False)
     if P.careful and not all_finite(&total, 1):
-        total = times(factor_value(&P.a, P.k, i, 0, v, t.consts),
-                      factor_value(&P.b, P.n, 0, j, v, t.consts))
-        for l in range(1, P.k):
-            total += times(factor_value(&P.a, P.k, i, l, v, t.consts),
-                           factor_value(&P.b, P.n, l, j, v, t.consts))
+        total = element_sum(t, P, p, v, True)
+    return total
+
+
+cdef value_t element_sum(const TapeArrays* t, const Product* P, count_t p, const value_t* v,
+                         bint careful) noexcept nogil:
+    cdef count_t i = p // P.n, j = p % P.n, l
+    cdef value_t total = multiply(factor_value(&P.a, P.k, i, 0, v, t.consts),
+                                  factor_value(&P.b, P.n, 0, j, v, t.consts), careful)
+    for l in range(1, P.k):
+        total += multiply(factor_value(&P.a, P.k, i, l, v, t.consts),
+                          factor_value(&P.b, P.n, l, j, v, t.consts), careful)
     return total
 
 
@@ -424,6 +418,15 @@ cdef int copy_products(TapeData* dst, const TapeData* src) except -1:
             free(P.b.codes)
             raise
     return 0
+
+
+cdef index_t hold(Tape tape, object array) except -1:
+    """Keep a product's constant matrix alive with the tape (Tape.held);
+    its position there (Factor.held)."""
+    if tape.held is None:
+        tape.held = []
+    tape.held.append(array)
+    return <index_t>(len(tape.held) - 1)
 
 
 cdef count_t products_nbytes(const TapeData* t) noexcept:

@@ -176,9 +176,6 @@ cdef void reverse_entry_unbounded(const TapeArrays* t, const value_t* v, count_t
     cdef value_t va, vb
     if e.kind == KIND_INPUT:
         return
-    if e.kind == KIND_PRODUCT:
-        product_entry_reverse(t, &t.products[e.a], e.b, g, v, adj)
-        return
     va = operand_a(e, v)
     if e.kind == KIND_UNARY:
         adj[e.a] += times(g, unary_rule(e.rule, va, v[i], True))
@@ -368,8 +365,7 @@ cdef inline value_t forward_binary(int base, int kind, index_t a, index_t b,
     return binary_rule(base, c[a], v[b], 0.0, VALUE)
 
 
-cdef inline void forward_entry(const TapeArrays* t, const op_t* ops, const index_t* arg0,
-                               const index_t* arg1,
+cdef inline void forward_entry(const op_t* ops, const index_t* arg0, const index_t* arg1,
                                const value_t* c, const value_t* recorded, count_t i,
                                value_t* v) noexcept nogil:
     """v[i] from its operands: one step of the forward sweep."""
@@ -421,7 +417,7 @@ cdef inline void forward_entry(const TapeArrays* t, const op_t* ops, const index
             v[i] = forward_binary(base, op - base, a, b, v, c)
 
 
-cdef void forward_entries(const TapeArrays* t, count_t i, count_t stop, count_t n_entries,
+cdef void forward_entries(const TapeArrays* t, count_t i, count_t stop,
                           value_t* v) noexcept nogil:
     """The forward sweep over entries i .. stop - 1, one by one (none of
     them an element of a matrix product)."""
@@ -436,11 +432,11 @@ cdef void forward_entries(const TapeArrays* t, count_t i, count_t stop, count_t 
     # (measured: one dispatch site ran 1x to 2.5x slower from build to
     # build on the same tape).
     while i + 1 < stop:
-        forward_entry(t, ops, arg0, arg1, c, recorded, i, v)
-        forward_entry(t, ops, arg0, arg1, c, recorded, i + 1, v)
+        forward_entry(ops, arg0, arg1, c, recorded, i, v)
+        forward_entry(ops, arg0, arg1, c, recorded, i + 1, v)
         i += 2
     if i < stop:
-        forward_entry(t, ops, arg0, arg1, c, recorded, i, v)
+        forward_entry(ops, arg0, arg1, c, recorded, i, v)
 
 
 cdef enum:
@@ -501,12 +497,12 @@ cdef void forward_sweep(const TapeArrays* t, const value_t* inputs, count_t n_in
         if run_first >= n_entries and product_first >= n_entries:
             break
         if run_first < product_first:
-            forward_entries(t, i, run_first, n_entries, v)
+            forward_entries(t, i, run_first, v)
             size = min(<count_t>t.runs[r].count, n_entries - run_first)
             forward_run(t, run_first, size, v)
             i = run_first + size
         else:
-            forward_entries(t, i, product_first, n_entries, v)
+            forward_entries(t, i, product_first, v)
             P = &t.products[q]
             size = P.m * P.n
             if product_first + size > n_entries or not product_forward(t, P, v):
@@ -514,7 +510,7 @@ cdef void forward_sweep(const TapeArrays* t, const value_t* inputs, count_t n_in
                 for p in range(size):
                     v[product_first + p] = product_entry_value(t, P, p, v)
             i = product_first + size
-    forward_entries(t, i, n_entries, n_entries, v)
+    forward_entries(t, i, n_entries, v)
 
 
 cdef count_t first_failing_guard(const Guard* guards, count_t n_guards, const value_t* v,
