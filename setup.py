@@ -67,7 +67,14 @@ DIRECTIVES = {
 # no -march=native (wheels run on other machines). -ffp-contract=off keeps
 # a*b+c from being fused differently in recording and replay, so replayed
 # values equal recorded ones bit for bit. -fno-math-errno only lets sqrt
-# compile to an instruction; it does not change any result. Cython's inline
+# compile to an instruction; it does not change any result. The whole-array
+# loops (_ops.pxi.tp) are written without branches for the vectorizer,
+# which -O2 runs only with its cheapest cost model (no loop versioned for
+# possible aliasing, as every loop over slices of one adjoint array must
+# be); -fno-trapping-math lets it compute both sides of a select (an
+# addition whose result is then dropped), which changes no value, only
+# which floating-point exception flags may be raised, and nothing here
+# reads them. Cython's inline
 # functions are forced inline: the operators call the rule table with a
 # constant opcode, and only inlining folds the rule's switch away (GCC's
 # heuristics keep the record path out of line otherwise; measured: 10-15%
@@ -77,6 +84,7 @@ DIRECTIVES = {
 # instructions from one build to the next).
 UNIX_FLAGS = ["-O0", "-g"] if DEBUG else [
     "-O2", "-ffp-contract=off", "-fno-math-errno", "-falign-loops=64",
+    "-ftree-vectorize", "-fvect-cost-model=dynamic", "-fno-trapping-math",
     "-DCYTHON_INLINE=__inline__ __attribute__((always_inline))",
 ]
 MSVC_FLAGS = ["/Od", "/Zi"] if DEBUG else ["/O2", "/fp:precise"]

@@ -271,18 +271,24 @@ cdef cnp.ndarray record_unary_codes(Tape tape, int op, cnp.ndarray codes):
     cdef TapeData* t = &tape.data
     cdef index_t c
     cdef value_t x
+    cdef int step
     reserve(t, n, 0)
     e = t.n_entries
-    if n > 0 and all_entries(s, n):
-        # the common case, in loops the compiler can vectorize: the operand
-        # values gathered into the new entries' values, the rule in place
-        gather(t, s, True, t.arr.values + e, n)
-        unary_values(op, t.arr.values + e, t.arr.values + e, n)
+    step = operand_step(s, n) if n > 0 else -1
+    if n > 0 and (step == 1 and s[0] >= 0 and s[n - 1] >= 0 or all_entries(s, n)):
+        # the common case, in loops the compiler can vectorize: the rule
+        # over the operands' values in place (a slice of entries) or
+        # gathered into the new entries' values
+        if step == 1:
+            unary_values(op, t.arr.values + s[0], t.arr.values + e, n)
+        else:
+            gather(t, s, True, t.arr.values + e, n)
+            unary_values(op, t.arr.values + e, t.arr.values + e, n)
         memset(t.arr.ops + e, op, n * sizeof(op_t))
         memcpy(t.arr.arg0 + e, s, n * sizeof(index_t))
         memset(t.arr.arg1 + e, 0, n * sizeof(index_t))
         number_entries(d, e, n)
-        add_run(t, e, n)
+        add_run(t, e, n, step, -1)
         t.n_entries = e + n
         return out
     for k in range(n):
@@ -375,11 +381,14 @@ cdef bint record_uniform_binary(TapeData* t, int vv_op, const index_t* pa, bint 
     is reserved."""
     cdef count_t na = 1 if a_scalar else n, nb = 1 if b_scalar else n
     cdef count_t e = t.n_entries
-    cdef bint a_entries = all_entries(pa, na), b_entries = all_entries(pb, nb)
+    cdef int a_step = operand_step(pa, na), b_step = operand_step(pb, nb)
+    cdef bint a_entries = entry_codes(pa, na, a_step), b_entries = entry_codes(pb, nb, b_step)
     cdef int kind
     cdef double sa, sb
     cdef double* vals = t.arr.values + e
     cdef double* bvals = NULL
+    cdef const double* av
+    cdef const double* bv
     if not (a_entries or all_constants(pa, na)) or not (b_entries or all_constants(pb, nb)):
         return False
     if a_entries and b_entries:
@@ -392,30 +401,50 @@ cdef bint record_uniform_binary(TapeData* t, int vv_op, const index_t* pa, bint 
         return False  # constants only: folded element by element
     if a_scalar and b_scalar:
         return False
-    if not b_scalar:
-        bvals = take_buffer(n, False)
+    # Each operand's values: a scalar's one value, a slice of entries in
+    # place, else gathered into the new entries' values (the rule then
+    # runs in place) or, if a took those, into a buffer.
     try:
         if a_scalar:
             gather(t, pa, a_entries, &sa, 1)
-            gather(t, pb, b_entries, vals, n)
-            binary_values(vv_op, &sa, True, vals, False, vals, n)
+            av = &sa
+        elif a_entries and a_step == 1:
+            av = t.arr.values + pa[0]
         else:
             gather(t, pa, a_entries, vals, n)
-            if b_scalar:
-                gather(t, pb, b_entries, &sb, 1)
-                binary_values(vv_op, vals, False, &sb, True, vals, n)
-            else:
-                gather(t, pb, b_entries, bvals, n)
-                binary_values(vv_op, vals, False, bvals, False, vals, n)
+            av = vals
+        if b_scalar:
+            gather(t, pb, b_entries, &sb, 1)
+            bv = &sb
+        elif b_entries and b_step == 1:
+            bv = t.arr.values + pb[0]
+        elif av != vals:
+            gather(t, pb, b_entries, vals, n)
+            bv = vals
+        else:
+            bvals = take_buffer(n, False)
+            gather(t, pb, b_entries, bvals, n)
+            bv = bvals
+        binary_values(vv_op, av, a_scalar, bv, b_scalar, vals, n)
     finally:
         release_buffer(bvals)
     memset(t.arr.ops + e, vv_op + kind, n * sizeof(op_t))
     fill_operands(t.arr.arg0 + e, pa, a_scalar, a_entries, n)
     fill_operands(t.arr.arg1 + e, pb, b_scalar, b_entries, n)
     number_entries(d, e, n)
-    add_run(t, e, n)
+    # the operands' patterns as add_run would find them (a constant
+    # array's codes run the other way from its pool indices: found there)
+    add_run(t, e, n, a_step if a_entries or a_scalar else -2,
+            b_step if b_entries or b_scalar else -2)
     t.n_entries = e + n
     return True
+
+
+cdef inline bint entry_codes(const index_t* c, count_t n, int step) noexcept nogil:
+    """Whether every code is an entry, given operand_step(c, n)."""
+    if step >= 0 and n > 0:
+        return c[0] >= 0 and c[n - 1] >= 0
+    return all_entries(c, n)
 
 
 cdef inline bint same_shape(cnp.ndarray a, cnp.ndarray b) noexcept:

@@ -76,6 +76,15 @@ cdef struct Run:
     # per entry); every other walker reads its entries one by one.
     index_t first
     index_t count
+    # The operands' pattern, when they have one (add_run finds it): entry
+    # first + p has arg0 == a + p * a_step (a_step 1: a contiguous slice of
+    # entries or of the pool; 0: one operand for all) and likewise arg1;
+    # a step of -1: no pattern, read arg0 (arg1). With patterns the sweeps
+    # stream the operands instead of gathering them by index.
+    index_t a
+    index_t b
+    int a_step
+    int b_step
 
 
 cdef struct TapeArrays:

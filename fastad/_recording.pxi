@@ -441,6 +441,16 @@ cdef class Tape:
         return (self.data.arr.ops[i], self.data.arr.arg0[i], self.data.arr.arg1[i],
                 self.data.arr.values[i])
 
+    def _runs(self):
+        """Test hook: the runs, as (first, count, a, a_step, b, b_step) (see Run)."""
+        cdef count_t r
+        cdef const Run* run
+        result = []
+        for r in range(self.data.arr.n_runs):
+            run = &self.data.arr.runs[r]
+            result.append((run.first, run.count, run.a, run.a_step, run.b, run.b_step))
+        return result
+
     def _constant(self, count_t k):
         """Test hook: constant k of the pool."""
         if not 0 <= k < self.data.n_consts:

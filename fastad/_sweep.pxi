@@ -271,14 +271,43 @@ cdef void reverse_entries(const TapeArrays* t, const value_t* v, count_t last, c
         reverse_entry(t, ops, arg0, arg1, c, v, i, adj)
 
 
-cdef inline void reverse_run(const TapeArrays* t, const value_t* v, count_t first,
+cdef inline void reverse_run(const TapeArrays* t, const Run* run, const value_t* v,
                              count_t last, value_t* adj) noexcept nogil:
-    """The reverse sweep over entries last .. first of one run."""
-    cdef int op = t.ops[first]
+    """The reverse sweep over entries last .. run.first of one run."""
+    cdef int op = t.ops[run.first]
+    cdef count_t first = run.first, n = last - run.first + 1
     if op < FIRST_BINARY:
-        unary_reverse_run(op, t.arg0, v, adj, first, last)
+        if run.a_step == 1:
+            unary_reverse_slice(op, v + run.a, v + first, adj + first, adj + run.a, n)
+        else:
+            unary_reverse_run(op, t.arg0, v, adj, first, last)
+    elif slices_apart(run, entry_kind(op), n):
+        binary_reverse_slice(
+            binary_base(op), (t.consts if entry_kind(op) == KIND_CV else v) + run.a,
+            run.a_step == 0, (t.consts if entry_kind(op) == KIND_VC else v) + run.b,
+            run.b_step == 0, v + first, adj + first,
+            NULL if entry_kind(op) == KIND_CV else adj + run.a,
+            NULL if entry_kind(op) == KIND_VC else adj + run.b, n)
     else:
         binary_reverse_run(op, t.arg0, t.arg1, v, t.consts, adj, first, last)
+
+
+cdef inline bint slices_apart(const Run* run, int kind, count_t n) noexcept nogil:
+    """Whether the first n entries of a binary run may go through
+    binary_reverse_slice: both operands follow a pattern, not both one
+    operand for all, and two entry operands are the same slice or apart (a
+    single one outside the other's slice), so that no adjoint receives its
+    contributions in another order than entry by entry."""
+    cdef count_t a = run.a, b = run.b
+    cdef count_t a_end = a + (n if run.a_step == 1 else 1)
+    cdef count_t b_end = b + (n if run.b_step == 1 else 1)
+    if run.a_step < 0 or run.b_step < 0 or run.a_step + run.b_step == 0:
+        return False
+    if kind != KIND_VV:
+        return True
+    if run.a_step == run.b_step and a == b:
+        return True
+    return a_end <= b or b_end <= a
 
 
 # Test hook: False sweeps runs entry by entry.
@@ -291,6 +320,22 @@ def _use_runs(bint allowed):
     old = runs_allowed
     runs_allowed = allowed
     return old
+
+
+cdef count_t leading_inputs(const op_t* ops, count_t n) noexcept nogil:
+    """How many of entries 0 .. n-1 are inputs before the first other entry
+    (they send no adjoint anywhere: the reverse sweep stops above them).
+    OP_INPUT is 0, so eight opcodes are looked at in one 64-bit word."""
+    cdef count_t k = 0
+    cdef uint64_t word
+    while k + 8 <= n:
+        memcpy(&word, ops + k, sizeof(word))
+        if word != 0:
+            break
+        k += 8
+    while k < n and ops[k] == OP_INPUT:
+        k += 1
+    return k
 
 
 cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
@@ -312,14 +357,14 @@ cdef void reverse_sweep(const TapeArrays* t, const value_t* v, index_t last,
         run_first = t.runs[r].first if r >= 0 else -1
         product_first = t.products[q].first if q >= 0 else -1
         if run_first < 0 and product_first < 0:
-            reverse_entries(t, v, i, 0, adj)
+            reverse_entries(t, v, i, leading_inputs(t.ops, i + 1), adj)
             return
         if run_first > product_first:
             block_last = run_first + t.runs[r].count - 1
             if i > block_last:
                 reverse_entries(t, v, i, block_last + 1, adj)
                 i = block_last
-            reverse_run(t, v, run_first, i, adj)
+            reverse_run(t, &t.runs[r], v, i, adj)
             r -= 1
             i = run_first - 1
         else:
@@ -450,16 +495,25 @@ cdef inline void gather_operand(const index_t* arg, const value_t* src, count_t 
         out[p] = src[arg[p]]
 
 
-cdef void forward_run(const TapeArrays* t, count_t first, count_t count,
+cdef void forward_run(const TapeArrays* t, const Run* run, count_t count,
                       value_t* v) noexcept nogil:
-    """The values of one run: its operands gathered a chunk at a time, then
-    the rule's loop over the chunk (unary_values, binary_values: the ones
-    that recorded them, so the values are bit for bit the same)."""
-    cdef int op = t.ops[first], kind
-    cdef count_t start, n
+    """The values of the first count entries of one run: the rule's loop
+    (unary_values, binary_values: the ones that recorded them, so the values
+    are bit for bit the same) over operands read in place where they follow
+    a pattern, else gathered a chunk at a time."""
+    cdef int op = t.ops[run.first], kind
+    cdef count_t start, n, first = run.first
     cdef double a[RUN_CHUNK]
     cdef double b[RUN_CHUNK]
     kind = KIND_UNARY if op < FIRST_BINARY else (op - FIRST_BINARY) % 3
+    if kind == KIND_UNARY and run.a_step == 1:
+        unary_values(op, v + run.a, v + first, count)
+        return
+    if kind != KIND_UNARY and run.a_step >= 0 and run.b_step >= 0 and run.a_step + run.b_step > 0:
+        binary_values(op - kind, (t.consts if kind == KIND_CV else v) + run.a, run.a_step == 0,
+                      (t.consts if kind == KIND_VC else v) + run.b, run.b_step == 0,
+                      v + first, count)
+        return
     start = first
     while start < first + count:
         n = min(<count_t>RUN_CHUNK, first + count - start)
@@ -499,7 +553,7 @@ cdef void forward_sweep(const TapeArrays* t, const value_t* inputs, count_t n_in
         if run_first < product_first:
             forward_entries(t, i, run_first, v)
             size = min(<count_t>t.runs[r].count, n_entries - run_first)
-            forward_run(t, run_first, size, v)
+            forward_run(t, &t.runs[r], size, v)
             i = run_first + size
         else:
             forward_entries(t, i, product_first, v)

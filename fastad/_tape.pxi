@@ -272,9 +272,11 @@ def _set_run_min_entries(count_t n):
     return old
 
 
-cdef int add_run(TapeData* t, count_t first, count_t count) except -1:
+cdef int add_run(TapeData* t, count_t first, count_t count, int a_step=-2,
+                 int b_step=-2) except -1:
     """Mark entries first .. first + count - 1 (one opcode, every operand
-    before first) as a run."""
+    before first) as a run; a_step and b_step: the operands' patterns if
+    the caller knows them (see Run), else -2 (found here)."""
     cdef count_t new_capacity
     if count < RUN_MIN_ENTRIES:
         return 0
@@ -282,10 +284,33 @@ cdef int add_run(TapeData* t, count_t first, count_t count) except -1:
         new_capacity = 16 if t.runs_capacity == 0 else 2 * t.runs_capacity
         resize_array(<void**>&t.arr.runs, new_capacity, sizeof(Run))
         t.runs_capacity = new_capacity
-    t.arr.runs[t.arr.n_runs].first = <index_t>first
-    t.arr.runs[t.arr.n_runs].count = <index_t>count
+    cdef Run* run = &t.arr.runs[t.arr.n_runs]
+    cdef int kind = entry_kind(t.arr.ops[first])
+    run.first = <index_t>first
+    run.count = <index_t>count
+    run.a = t.arr.arg0[first]
+    run.b = t.arr.arg1[first]
+    run.a_step = a_step if a_step != -2 else operand_step(t.arr.arg0 + first, count)
+    # a unary entry's arg1 is unused (0): no pattern to follow
+    run.b_step = (-1 if kind == KIND_UNARY else b_step if b_step != -2
+                  else operand_step(t.arr.arg1 + first, count))
     t.arr.n_runs += 1
     return 0
+
+
+cdef int operand_step(const index_t* arg, count_t count) noexcept nogil:
+    """1 if arg[p] == arg[0] + p for every p < count, 0 if arg[p] == arg[0],
+    else -1 (see Run)."""
+    # The differences or-ed together in unsigned 32-bit arithmetic: one
+    # loop the compiler vectorizes, and first + p wraps rather than
+    # overflows (a wrapped value is >= 2**31, never a valid index).
+    cdef count_t p
+    cdef uint32_t first = <uint32_t>arg[0], off_slice = 0, off_same = 0, x
+    for p in range(count):
+        x = <uint32_t>arg[p]
+        off_slice |= x ^ (first + <uint32_t>p)
+        off_same |= x ^ first
+    return 1 if off_slice == 0 and count > 1 else 0 if off_same == 0 else -1
 
 
 cdef int find_runs(TapeData* t) except -1:
@@ -317,9 +342,13 @@ cdef inline bint operands_before(const TapeData* t, int op, count_t i, count_t s
 
 
 cdef int copy_runs(TapeData* dst, const TapeData* src) except -1:
-    cdef count_t r
-    for r in range(src.arr.n_runs):
-        add_run(dst, src.arr.runs[r].first, src.arr.runs[r].count)
+    """Give dst (a copy of src's entries, at the same indices) src's runs."""
+    if src.arr.n_runs == 0:
+        return 0
+    resize_array(<void**>&dst.arr.runs, src.arr.n_runs, sizeof(Run))
+    dst.runs_capacity = src.arr.n_runs
+    memcpy(dst.arr.runs, src.arr.runs, src.arr.n_runs * sizeof(Run))
+    dst.arr.n_runs = src.arr.n_runs
     return 0
 
 

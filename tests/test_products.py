@@ -270,12 +270,22 @@ def test_runs_sweep_bit_for_bit_as_entry_by_entry(name):
     x0 = np.concatenate([EDGE, np.linspace(-3.0, 3.0, 48)])
     other = x0[::-1].copy()
 
+    # every pattern of operands (see Run): slices of entries, the same
+    # slice twice, overlapping slices, one entry for all (inside and
+    # outside the other operand's slice), constants one and many, and no
+    # pattern at all (reversed); the weights hold zeros, infs and nans
     if arity == 1:
-        def f(x):
-            return np.sum(fn(x) * np.linspace(0.5, 1.5, x.size))
+        def parts(x):
+            return [fn(x), fn(x[::-1]), fn(x[3:])]
     else:
-        def f(x):
-            return np.sum((fn(x, x[::-1]) + fn(x, 0.75) + fn(1.25, x)) * other)
+        def parts(x):
+            return [fn(x, x[::-1]), fn(x, 0.75), fn(1.25, x), fn(x, x), fn(x[1:], x[:-1]),
+                    fn(x[:-1], x[1:]), fn(x, x[0]), fn(x[3], x), fn(x[5:], x[0]),
+                    fn(x[0], x[5:]), fn(x[:40], x[40:80]), fn(x[40:80], x[:40]),
+                    fn(x, other), fn(other, x)]
+
+    def f(x):
+        return sum(np.sum(part * other[:part.size]) for part in parts(x))
 
     results = []
     for allowed in (True, False):
@@ -300,3 +310,49 @@ def same_bits(p, q):
     p[np.isnan(p)] = np.nan
     q[np.isnan(q)] = np.nan
     return p.tobytes() == q.tobytes()
+
+
+def test_runs_note_the_patterns_of_their_operands():
+    # (first, count, a, a_step, b, b_step): step 1 a slice, 0 one operand
+    # for all, -1 no pattern
+    with fastad.Tape() as t:
+        x = t.var(np.linspace(1.0, 2.0, 40))
+        s = t.var(3.0)
+        runs = {}
+        for name, build in [("square", lambda: x**2), ("reversed", lambda: np.exp(x[::-1])),
+                            ("slices", lambda: x[1:] - x[:-1]), ("same", lambda: x * x),
+                            ("scalar", lambda: x * s), ("number", lambda: 2.0 * x),
+                            ("constants", lambda: x * np.arange(40.0))]:
+            before = len(t._runs())
+            build()
+            (runs[name],) = t._runs()[before:]
+    assert runs["square"][2:4] == (0, 1)                  # x: the tape's first 40 entries
+    assert runs["reversed"][3] == -1
+    assert runs["slices"][3] == 1 and runs["slices"][5] == 1
+    assert runs["slices"][2] == runs["slices"][4] + 1
+    assert runs["same"][2] == runs["same"][4] and runs["same"][3] == runs["same"][5] == 1
+    assert runs["scalar"][3] == 1 and runs["scalar"][4:] == (40, 0)    # s: entry 40
+    number = runs["number"]
+    assert number[3] == 0 and number[5] == 1            # a pooled constant, the slice
+    assert t._constant(number[2]) == 2.0
+    constants = runs["constants"]
+    assert constants[3] == 1 and constants[5] == 1      # 40 pooled constants in a row
+    assert [t._constant(constants[4] + k) for k in range(40)] == list(np.arange(40.0))
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+def test_a_jacobian_row_starting_inside_a_run(allowed):
+    # each row of the Jacobian seeds one entry of a run: the reverse sweep
+    # starts inside it (the part of the run at and below that entry)
+    old = _core._use_runs(allowed)
+    try:
+        x0 = np.linspace(-1.0, 1.0, 40)
+        J = fastad.jacobian(lambda x: np.sin(x * x[::-1]) * x[0] + x[1:].sum() * x)(x0)
+    finally:
+        _core._use_runs(old)
+    s = x0[1:].sum()
+    expected = np.diag(np.cos(x0 * x0[::-1]) * x0[::-1] * x0[0] + s)
+    expected += np.diag(np.cos(x0 * x0[::-1]) * x0 * x0[0])[:, ::-1]
+    expected[:, 0] += np.sin(x0 * x0[::-1])
+    expected[:, 1:] += x0[:, None]
+    close(J, expected)
