@@ -20,7 +20,12 @@ ctypedef void (*dgemm_t)(char* transa, char* transb, int* m, int* n, int* k,
                          double* alpha, double* a, int* lda, double* b, int* ldb,
                          double* beta, double* c, int* ldc) noexcept nogil
 
+ctypedef void (*dgemv_t)(char* trans, int* m, int* n, double* alpha, double* a, int* lda,
+                         double* x, int* incx, double* beta, double* y,
+                         int* incy) noexcept nogil
+
 cdef dgemm_t blas_dgemm = NULL      # SciPy's dgemm, once found
+cdef dgemv_t blas_dgemv = NULL      # and its dgemv (products with one row or column)
 cdef bint blas_looked_up = False
 cdef bint blas_allowed = True       # test hook: False runs the loops below
 
@@ -32,7 +37,7 @@ cdef count_t BLAS_MIN_WORK = 512
 cdef void find_blas():
     """Look up SciPy's dgemm once (the first product recorded); without
     SciPy the loops below do the work."""
-    global blas_dgemm, blas_looked_up
+    global blas_dgemm, blas_dgemv, blas_looked_up
     if blas_looked_up:
         return
     blas_looked_up = True
@@ -40,8 +45,11 @@ cdef void find_blas():
         from scipy.linalg import cython_blas
         capsule = cython_blas.__pyx_capi__["dgemm"]
         blas_dgemm = <dgemm_t>PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
+        capsule = cython_blas.__pyx_capi__["dgemv"]
+        blas_dgemv = <dgemv_t>PyCapsule_GetPointer(capsule, PyCapsule_GetName(capsule))
     except Exception:  # no SciPy, or one without cython_blas: the loops serve
         blas_dgemm = NULL
+        blas_dgemv = NULL
 
 
 def _use_blas(bint allowed):
@@ -101,6 +109,9 @@ cdef void gemm(View A, View B, count_t m, count_t n, count_t k, double beta, dou
         return
     if (blas_dgemm != NULL and blas_allowed and not careful and m * n * k >= BLAS_MIN_WORK
             and max(max(m, n), max(k, max(max(A.ld, B.ld), ldc))) < INT32_MAX):
+        if blas_dgemv != NULL and (n == 1 or m == 1):
+            vector_product(A, B, m, n, k, beta, C, ldc)
+            return
         # Row-major C = A B is column-major C^T = B^T A^T: the same
         # arrays, the factors swapped, the transpose flags unchanged.
         blas_dgemm(&B.trans, &A.trans, &in_, &im, &ik, &one, <double*>B.data, &ildb,
@@ -207,6 +218,44 @@ cdef inline bint all_finite(const double* x, count_t n) noexcept nogil:
 
 
 # ---- whole products in the sweeps ----------------------------------------------------
+
+cdef void vector_product(View A, View B, count_t m, count_t n, count_t k, double beta,
+                         double* C, count_t ldc) noexcept nogil:
+    """gemm's BLAS case for a C of one column (n == 1) or one row (m == 1),
+    by dgemv: a sum (a product with a column of ones) or a matrix-vector
+    product does not pay for dgemm's packing of its factors. In BLAS's
+    column-major terms a row-major view of ld is the transpose of what its
+    flag says."""
+    cdef int rows, cols, lda, incx, incy
+    cdef double one = 1.0
+    cdef char trans
+    cdef const double* matrix
+    cdef const double* x
+    if n == 1:
+        # C[i] = sum_l A[i, l] b[l]: y = A x, A the matrix
+        matrix = A.data
+        lda = <int>A.ld
+        if A.trans == b'N':
+            trans, rows, cols = b'T', <int>k, <int>m
+        else:
+            trans, rows, cols = b'N', <int>m, <int>k
+        x = B.data
+        incx = <int>(B.ld if B.trans == b'N' else 1)
+        incy = <int>ldc
+    else:
+        # C[0, j] = sum_l a[l] B[l, j]: y = B^T x, B the matrix
+        matrix = B.data
+        lda = <int>B.ld
+        if B.trans == b'N':
+            trans, rows, cols = b'N', <int>n, <int>k
+        else:
+            trans, rows, cols = b'T', <int>k, <int>n
+        x = A.data
+        incx = <int>(1 if A.trans == b'N' else A.ld)
+        incy = 1
+    blas_dgemv(&trans, &rows, &cols, &one, <double*>matrix, &lda, <double*>x, &incx, &beta,
+               C, &incy)
+
 
 cdef bint product_forward(const TapeArrays* t, const Product* P, value_t* v) noexcept nogil:
     """The values of all of P's entries from its factors' values in v. False
