@@ -305,11 +305,12 @@ cdef int operand_step(const index_t* arg, count_t count) noexcept nogil:
     # loop the compiler vectorizes, and first + p wraps rather than
     # overflows (a wrapped value is >= 2**31, never a valid index).
     cdef count_t p
-    cdef uint32_t first = <uint32_t>arg[0], off_slice = 0, off_same = 0, x
+    cdef uint32_t first = <uint32_t>arg[0], expected = first, off_slice = 0, off_same = 0, x
     for p in range(count):
         x = <uint32_t>arg[p]
-        off_slice |= x ^ (first + <uint32_t>p)
+        off_slice |= x ^ expected
         off_same |= x ^ first
+        expected += 1    # a 32-bit counter: the vector loop needs no 64-bit lanes
     return 1 if off_slice == 0 and count > 1 else 0 if off_same == 0 else -1
 
 
