@@ -272,6 +272,7 @@ cdef cnp.ndarray record_unary_codes(Tape tape, int op, cnp.ndarray codes):
     cdef index_t c
     cdef value_t x
     cdef int step
+    cdef value_t* operands
     reserve(t, n, 0)
     e = t.n_entries
     step = operand_step(s, n) if n > 0 else -1
@@ -282,8 +283,10 @@ cdef cnp.ndarray record_unary_codes(Tape tape, int op, cnp.ndarray codes):
         if step == 1:
             unary_values(op, t.arr.values + s[0], t.arr.values + e, n)
         else:
-            gather(t, s, True, t.arr.values + e, n)
-            unary_values(op, t.arr.values + e, t.arr.values + e, n)
+            operands = take_buffer(n, False)
+            gather(t, s, True, operands, n)
+            unary_values(op, operands, t.arr.values + e, n)
+            release_buffer(operands)
         memset(t.arr.ops + e, op, n * sizeof(op_t))
         memcpy(t.arr.arg0 + e, s, n * sizeof(index_t))
         memset(t.arr.arg1 + e, 0, n * sizeof(index_t))
@@ -386,6 +389,7 @@ cdef bint record_uniform_binary(TapeData* t, int vv_op, const index_t* pa, bint 
     cdef int kind
     cdef double sa, sb
     cdef double* vals = t.arr.values + e
+    cdef double* avals = NULL
     cdef double* bvals = NULL
     cdef const double* av
     cdef const double* bv
@@ -402,8 +406,7 @@ cdef bint record_uniform_binary(TapeData* t, int vv_op, const index_t* pa, bint 
     if a_scalar and b_scalar:
         return False
     # Each operand's values: a scalar's one value, a slice of entries in
-    # place, else gathered into the new entries' values (the rule then
-    # runs in place) or, if a took those, into a buffer.
+    # place, else gathered into a buffer.
     try:
         if a_scalar:
             gather(t, pa, a_entries, &sa, 1)
@@ -411,22 +414,21 @@ cdef bint record_uniform_binary(TapeData* t, int vv_op, const index_t* pa, bint 
         elif a_entries and a_step == 1:
             av = t.arr.values + pa[0]
         else:
-            gather(t, pa, a_entries, vals, n)
-            av = vals
+            avals = take_buffer(n, False)
+            gather(t, pa, a_entries, avals, n)
+            av = avals
         if b_scalar:
             gather(t, pb, b_entries, &sb, 1)
             bv = &sb
         elif b_entries and b_step == 1:
             bv = t.arr.values + pb[0]
-        elif av != vals:
-            gather(t, pb, b_entries, vals, n)
-            bv = vals
         else:
             bvals = take_buffer(n, False)
             gather(t, pb, b_entries, bvals, n)
             bv = bvals
         binary_values(vv_op, av, a_scalar, bv, b_scalar, vals, n)
     finally:
+        release_buffer(avals)
         release_buffer(bvals)
     memset(t.arr.ops + e, vv_op + kind, n * sizeof(op_t))
     fill_operands(t.arr.arg0 + e, pa, a_scalar, a_entries, n)

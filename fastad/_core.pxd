@@ -38,6 +38,13 @@ ctypedef double value_t
 # Sizes and counts of C arrays.
 ctypedef int64_t count_t
 
+# Values of the whole-array loops (_ops.pxi.tp), declared restrict: each
+# loop's output does not overlap its inputs, so the compiler vectorizes it
+# without a run-time check for overlap (which -O2's cost model refuses).
+cdef extern from *:
+    ctypedef const double* values_in "const double * __restrict__"
+    ctypedef double* values_out "double * __restrict__"
+
 
 # ---- the structs ------------------------------------------------------------------
 

@@ -176,6 +176,21 @@ Arrays (_array.pxi, _array_numpy.pxi)
     second order, emitted, pickles) reads the entries one by one. Measured
     at n = 10**4: forward sweep 0.85 ns and reverse 1.3 ns an entry (were
     1.9 and 1.6 with the dispatch per entry).
+    A run also notes its operands' pattern (``Run.a``/``a_step``, found by
+    ``add_run`` or passed by the recorder that knows it): a slice of
+    entries or of the pool (step 1), one operand for all (step 0), or none.
+    With patterns, recording and the forward sweep run the rule over the
+    operands in place (no gather), and the reverse sweep streams them
+    through branch-free loops (``binary_reverse_slice`` in _ops.pxi.tp)
+    that GCC vectorizes; every adjoint still receives its contributions in
+    the entry-by-entry order (distinct targets, the same slice twice in
+    one iteration, one operand for all summed from the last entry down;
+    overlapping slices such as ``x[1:] * x[:-1]`` keep the indexed loop),
+    so the results stay bit for bit those of the entry-by-entry sweep.
+    Measured on Rosenbrock at n = 10**4: forward sweep 116 -> 29 us (f
+    itself 24 us), reverse about 1.6 -> 0.6 ns an entry; record 3.4 -> 1.5
+    ns an element-operation (value + gradient 11x -> 5x f, replay 6.8x ->
+    2.8x).
 
 Matrix products (_products.pxi)
     ``C = A @ B`` is one entry per element of C (opcode OP_MATMUL) over a

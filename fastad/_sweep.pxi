@@ -121,6 +121,9 @@ cdef inline void add_scaled(value_t* dst, value_t coefficient, const value_t* sr
     """
     cdef count_t j
     if is_ordinary(coefficient):
+        if k == 1:   # hvp, jvp: one lane, without the vector loop's set-up
+            dst[0] += coefficient * src[0]
+            return
         for j in range(k):
             dst[j] += coefficient * src[j]
     elif coefficient != 0.0:
@@ -134,6 +137,9 @@ cdef inline void set_scaled(value_t* dst, value_t coefficient, const value_t* sr
     """dst = coefficient * src over k lanes, exact zeros being structural."""
     cdef count_t j
     if is_ordinary(coefficient):
+        if k == 1:
+            dst[0] = coefficient * src[0]
+            return
         for j in range(k):
             dst[j] = coefficient * src[j]
     elif coefficient == 0.0:
@@ -281,10 +287,12 @@ cdef inline void reverse_run(const TapeArrays* t, const Run* run, const value_t*
             unary_reverse_slice(op, v + run.a, v + first, adj + first, adj + run.a, n)
         else:
             unary_reverse_run(op, t.arg0, v, adj, first, last)
+    elif entry_kind(op) == KIND_VV and run.a == run.b and run.a_step == 1 and run.b_step == 1:
+        binary_reverse_same(op, v + run.a, v + first, adj + first, adj + run.a, n)
     elif slices_apart(run, entry_kind(op), n):
         binary_reverse_slice(
-            binary_base(op), (t.consts if entry_kind(op) == KIND_CV else v) + run.a,
-            run.a_step == 0, (t.consts if entry_kind(op) == KIND_VC else v) + run.b,
+            binary_base(op), (<const value_t*>t.consts if entry_kind(op) == KIND_CV else v) + run.a,
+            run.a_step == 0, (<const value_t*>t.consts if entry_kind(op) == KIND_VC else v) + run.b,
             run.b_step == 0, v + first, adj + first,
             NULL if entry_kind(op) == KIND_CV else adj + run.a,
             NULL if entry_kind(op) == KIND_VC else adj + run.b, n)
@@ -295,17 +303,15 @@ cdef inline void reverse_run(const TapeArrays* t, const Run* run, const value_t*
 cdef inline bint slices_apart(const Run* run, int kind, count_t n) noexcept nogil:
     """Whether the first n entries of a binary run may go through
     binary_reverse_slice: both operands follow a pattern, not both one
-    operand for all, and two entry operands are the same slice or apart (a
-    single one outside the other's slice), so that no adjoint receives its
-    contributions in another order than entry by entry."""
+    operand for all, and two entry operands apart (a single one outside the
+    other's slice), so that no adjoint receives its contributions in
+    another order than entry by entry."""
     cdef count_t a = run.a, b = run.b
     cdef count_t a_end = a + (n if run.a_step == 1 else 1)
     cdef count_t b_end = b + (n if run.b_step == 1 else 1)
     if run.a_step < 0 or run.b_step < 0 or run.a_step + run.b_step == 0:
         return False
     if kind != KIND_VV:
-        return True
-    if run.a_step == run.b_step and a == b:
         return True
     return a_end <= b or b_end <= a
 
