@@ -187,10 +187,11 @@ Arrays (_array.pxi, _array_numpy.pxi)
     one iteration, one operand for all summed from the last entry down;
     overlapping slices such as ``x[1:] * x[:-1]`` keep the indexed loop),
     so the results stay bit for bit those of the entry-by-entry sweep.
-    Measured on Rosenbrock at n = 10**4: forward sweep 116 -> 29 us (f
-    itself 24 us), reverse about 1.6 -> 0.6 ns an entry; record 3.4 -> 1.5
-    ns an element-operation (value + gradient 11x -> 5x f, replay 6.8x ->
-    2.8x).
+    Measured on Rosenbrock at n = 10**4 (one process, medians): forward
+    sweep 116 -> 29 us (f itself 24 us), reverse about 1.6 -> 0.6 ns an
+    entry, record 3.4 -> 1.5 ns an element-operation; in the benchmark
+    (benchmarks/RESULTS.md, fresh processes) value + gradient went from
+    15x to 7.9x f and replay from 11x to 4.0x.
 
 Matrix products (_products.pxi)
     ``C = A @ B`` is one entry per element of C (opcode OP_MATMUL) over a
