@@ -263,11 +263,16 @@ cdef inline void number_entries(index_t* d, count_t first, count_t n) noexcept n
 
 cdef cnp.ndarray record_unary_codes(Tape tape, int op, cnp.ndarray codes):
     """One entry per element: op of each element, as new codes."""
-    cdef cnp.ndarray src = np.ascontiguousarray(codes)
-    cdef cnp.ndarray out = np.empty(np.shape(codes), dtype=np.int32)
+    cdef cnp.ndarray src = (codes if cnp.PyArray_IS_C_CONTIGUOUS(codes)
+                            else np.ascontiguousarray(codes))
+    # (PyArray_EMPTY and the method reshape: NumPy's Python-level np.empty
+    # of np.shape and np.reshape cost a few tenths of a microsecond each,
+    # much of the fixed cost of one operation on a small array)
+    cdef cnp.ndarray out = cnp.PyArray_EMPTY(cnp.PyArray_NDIM(codes), cnp.PyArray_DIMS(codes),
+                                             cnp.NPY_INT32, 0)
     cdef const index_t* s = <const index_t*>cnp.PyArray_DATA(src)
     cdef index_t* d = <index_t*>cnp.PyArray_DATA(out)
-    cdef count_t k, n = src.size, e
+    cdef count_t k, n = cnp.PyArray_SIZE(src), e
     cdef TapeData* t = &tape.data
     cdef index_t c
     cdef value_t x
@@ -536,7 +541,7 @@ cdef object reduce_codes(Tape tape, int vv_op, cnp.ndarray codes, object axis,
                          bint keepdims, double empty, str name):
     """Reduce codes over axis (None: all) with op folded left to right."""
     if axis is None and not keepdims and cnp.PyArray_SIZE(codes) > 0:
-        return fold_codes(tape, vv_op, np.reshape(codes, (1, -1))).reshape(())
+        return fold_codes(tape, vv_op, codes.reshape(1, -1)).reshape(())
     ndim = codes.ndim
     if axis is None:
         axes = tuple(range(ndim))
