@@ -168,7 +168,20 @@ RECORDING_PATHS = {
     "holomorphic jacobian": lambda _: fastad.jacobian(holo, holomorphic=True)(Z),
     "grad argnums": lambda _: fastad.grad(lambda a, b: a * fastad.sin(b), argnums=(0, 1))(
         0.5, 1.5),
+    "whole-array runs": lambda _: fastad.value_and_grad(whole_array_runs)(WIDE),
 }
+
+
+WIDE = np.linspace(-1.0, 1.0, 40)
+
+
+def whole_array_runs(x):
+    # runs of every operand pattern: slices, one operand for all, the same
+    # slice twice, and operands gathered into work buffers (reversed)
+    s = x[0]
+    r = x[::-1]
+    return (np.sum(np.exp(r) * x + x * x + np.sin(r) * r)
+            + np.sum((x[1:] - x[:-1] ** 2) ** 2 * s))
 
 
 def tape_gradient(_):
