@@ -296,7 +296,7 @@ cdef cnp.ndarray record_unary_codes(Tape tape, int op, cnp.ndarray codes):
         memcpy(t.arr.arg0 + e, s, n * sizeof(index_t))
         memset(t.arr.arg1 + e, 0, n * sizeof(index_t))
         number_entries(d, e, n)
-        add_run(t, e, n, step, -1)
+        add_run(t, e, n, step if step >= 0 else -2, -1)
         t.n_entries = e + n
         return out
     for k in range(n):
@@ -441,8 +441,8 @@ cdef bint record_uniform_binary(TapeData* t, int vv_op, const index_t* pa, bint 
     number_entries(d, e, n)
     # the operands' patterns as add_run would find them (a constant
     # array's codes run the other way from its pool indices: found there)
-    add_run(t, e, n, a_step if a_entries or a_scalar else -2,
-            b_step if b_entries or b_scalar else -2)
+    add_run(t, e, n, a_step if (a_entries or a_scalar) and a_step >= 0 else -2,
+            b_step if (b_entries or b_scalar) and b_step >= 0 else -2)
     t.n_entries = e + n
     return True
 

@@ -86,12 +86,16 @@ cdef struct Run:
     # The operands' pattern, when they have one (add_run finds it): entry
     # first + p has arg0 == a + p * a_step (a_step 1: a contiguous slice of
     # entries or of the pool; 0: one operand for all) and likewise arg1;
-    # a step of -1: no pattern, read arg0 (arg1). With patterns the sweeps
-    # stream the operands instead of gathering them by index.
+    # a step of 2: rows, arg0 == a + p % a_period (one row of a_period
+    # operands repeated, as NumPy broadcasts a bias over the rows of a
+    # matrix); a step of -1: no pattern, read arg0 (arg1). With patterns
+    # the sweeps stream the operands instead of gathering them by index.
     index_t a
     index_t b
     int a_step
     int b_step
+    index_t a_period
+    index_t b_period
 
 
 cdef struct TapeArrays:

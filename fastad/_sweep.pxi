@@ -280,7 +280,7 @@ cdef void reverse_entries(const TapeArrays* t, const value_t* v, count_t last, c
 cdef inline void reverse_run(const TapeArrays* t, const Run* run, const value_t* v,
                              count_t last, value_t* adj) noexcept nogil:
     """The reverse sweep over entries last .. run.first of one run."""
-    cdef int op = t.ops[run.first]
+    cdef int op = t.ops[run.first], kind
     cdef count_t first = run.first, n = last - run.first + 1
     if op < FIRST_BINARY:
         if run.a_step == 1:
@@ -289,6 +289,14 @@ cdef inline void reverse_run(const TapeArrays* t, const Run* run, const value_t*
             unary_reverse_run(op, t.arg0, v, adj, first, last)
     elif entry_kind(op) == KIND_VV and run.a == run.b and run.a_step == 1 and run.b_step == 1:
         binary_reverse_same(op, v + run.a, v + first, adj + first, adj + run.a, n)
+    elif rows_apart(run, entry_kind(op), n):
+        kind = entry_kind(op)
+        binary_reverse_rows(
+            binary_base(op), (<const value_t*>t.consts if kind == KIND_CV else v) + run.a,
+            run.a_step == 2, (<const value_t*>t.consts if kind == KIND_VC else v) + run.b,
+            v + first, adj + first, NULL if kind == KIND_CV else adj + run.a,
+            NULL if kind == KIND_VC else adj + run.b, n // row_length(run),
+            row_length(run))
     elif slices_apart(run, entry_kind(op), n):
         binary_reverse_slice(
             binary_base(op), (<const value_t*>t.consts if entry_kind(op) == KIND_CV else v) + run.a,
@@ -300,6 +308,32 @@ cdef inline void reverse_run(const TapeArrays* t, const Run* run, const value_t*
         binary_reverse_run(op, t.arg0, t.arg1, v, t.consts, adj, first, last)
 
 
+cdef inline bint streamed(int step) noexcept nogil:
+    """Whether an operand of this step is read in place: a slice or one for all."""
+    return step == 0 or step == 1
+
+
+cdef inline count_t row_length(const Run* run) noexcept nogil:
+    return run.a_period if run.a_step == 2 else run.b_period
+
+
+cdef inline bint rows_apart(const Run* run, int kind, count_t n) noexcept nogil:
+    """Whether the first n entries of a binary run may go through
+    binary_reverse_rows: one operand rows, the other a slice, n whole rows,
+    and two entry operands' targets apart."""
+    cdef count_t period, row_start, slice_start
+    if not ((run.a_step == 2 and run.b_step == 1) or (run.a_step == 1 and run.b_step == 2)):
+        return False
+    period = row_length(run)
+    if n % period != 0:
+        return False     # the sweep starts inside a row: entry by entry
+    if kind != KIND_VV:
+        return True
+    row_start = run.a if run.a_step == 2 else run.b
+    slice_start = run.b if run.a_step == 2 else run.a
+    return row_start + period <= slice_start or slice_start + n <= row_start
+
+
 cdef inline bint slices_apart(const Run* run, int kind, count_t n) noexcept nogil:
     """Whether the first n entries of a binary run may go through
     binary_reverse_slice: both operands follow a pattern, not both one
@@ -309,7 +343,7 @@ cdef inline bint slices_apart(const Run* run, int kind, count_t n) noexcept nogi
     cdef count_t a = run.a, b = run.b
     cdef count_t a_end = a + (n if run.a_step == 1 else 1)
     cdef count_t b_end = b + (n if run.b_step == 1 else 1)
-    if run.a_step < 0 or run.b_step < 0 or run.a_step + run.b_step == 0:
+    if not streamed(run.a_step) or not streamed(run.b_step) or run.a_step + run.b_step == 0:
         return False
     if kind != KIND_VV:
         return True
@@ -501,6 +535,17 @@ cdef inline void gather_operand(const index_t* arg, const value_t* src, count_t 
         out[p] = src[arg[p]]
 
 
+cdef void forward_rows(int vv_op, const value_t* a, bint a_rows, const value_t* b,
+                       value_t* y, count_t count, count_t period) noexcept nogil:
+    """forward_run where one operand is a row repeated (a_rows: a) and the
+    other a slice: the rule's loop a row at a time."""
+    cdef count_t start = 0
+    while start < count:
+        binary_values(vv_op, a + (0 if a_rows else start), False, b + (start if a_rows else 0),
+                      False, y + start, min(period, count - start))
+        start += period
+
+
 cdef void forward_run(const TapeArrays* t, const Run* run, count_t count,
                       value_t* v) noexcept nogil:
     """The values of the first count entries of one run: the rule's loop
@@ -515,10 +560,17 @@ cdef void forward_run(const TapeArrays* t, const Run* run, count_t count,
     if kind == KIND_UNARY and run.a_step == 1:
         unary_values(op, v + run.a, v + first, count)
         return
-    if kind != KIND_UNARY and run.a_step >= 0 and run.b_step >= 0 and run.a_step + run.b_step > 0:
+    if (kind != KIND_UNARY and streamed(run.a_step) and streamed(run.b_step)
+            and run.a_step + run.b_step > 0):
         binary_values(op - kind, (t.consts if kind == KIND_CV else v) + run.a, run.a_step == 0,
                       (t.consts if kind == KIND_VC else v) + run.b, run.b_step == 0,
                       v + first, count)
+        return
+    if kind != KIND_UNARY and ((run.a_step == 2 and run.b_step == 1)
+                               or (run.a_step == 1 and run.b_step == 2)):
+        forward_rows(op - kind, (t.consts if kind == KIND_CV else v) + run.a, run.a_step == 2,
+                     (t.consts if kind == KIND_VC else v) + run.b, v + first, count,
+                     row_length(run))
         return
     start = first
     while start < first + count:

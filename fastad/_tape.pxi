@@ -294,8 +294,29 @@ cdef int add_run(TapeData* t, count_t first, count_t count, int a_step=-2,
     # a unary entry's arg1 is unused (0): no pattern to follow
     run.b_step = (-1 if kind == KIND_UNARY else b_step if b_step != -2
                   else operand_step(t.arr.arg1 + first, count))
+    run.a_period = run.b_period = 0
+    if run.a_step == -1:
+        run.a_period = row_period(t.arr.arg0 + first, count)
+        run.a_step = 2 if run.a_period > 0 else -1
+    if run.b_step == -1 and kind != KIND_UNARY:
+        run.b_period = row_period(t.arr.arg1 + first, count)
+        run.b_step = 2 if run.b_period > 0 else -1
     t.arr.n_runs += 1
     return 0
+
+
+cdef index_t row_period(const index_t* arg, count_t count) noexcept nogil:
+    """P if arg[p] == arg[0] + p % P for every p < count (P >= 2 dividing
+    count, P < count: one row repeated), else 0."""
+    cdef count_t p, period = 1
+    while period < count and arg[period] == arg[0] + period:
+        period += 1
+    if period < 2 or period >= count or count % period != 0 or arg[period] != arg[0]:
+        return 0
+    for p in range(period, count):
+        if arg[p] != arg[p - period]:
+            return 0
+    return <index_t>period
 
 
 cdef int operand_step(const index_t* arg, count_t count) noexcept nogil:

@@ -274,18 +274,23 @@ def test_runs_sweep_bit_for_bit_as_entry_by_entry(name):
     # slice twice, overlapping slices, one entry for all (inside and
     # outside the other operand's slice), constants one and many, and no
     # pattern at all (reversed); the weights hold zeros, infs and nans
+    # rows: a row broadcast over a matrix (entries or constants), inside
+    # and outside the matrix's entries
     if arity == 1:
         def parts(x):
-            return [fn(x), fn(x[::-1]), fn(x[3:])]
+            return [fn(x), fn(x[::-1]), fn(x[3:]), fn(np.broadcast_to(x[:10], (4, 10)))]
     else:
         def parts(x):
+            matrix, row, constant_row = x[:80].reshape(8, 10), x[80:90], other[:10]
             return [fn(x, x[::-1]), fn(x, 0.75), fn(1.25, x), fn(x, x), fn(x[1:], x[:-1]),
                     fn(x[:-1], x[1:]), fn(x, x[0]), fn(x[3], x), fn(x[5:], x[0]),
                     fn(x[0], x[5:]), fn(x[:40], x[40:80]), fn(x[40:80], x[:40]),
-                    fn(x, other), fn(other, x)]
+                    fn(x, other), fn(other, x), fn(matrix, row), fn(row, matrix),
+                    fn(matrix, constant_row), fn(constant_row, matrix),
+                    fn(matrix, x[:10]), fn(x[:10], matrix)]
 
     def f(x):
-        return sum(np.sum(part * other[:part.size]) for part in parts(x))
+        return sum(np.sum(part.reshape(-1) * other[:part.size]) for part in parts(x))
 
     results = []
     for allowed in (True, False):
@@ -322,7 +327,10 @@ def test_runs_note_the_patterns_of_their_operands():
         for name, build in [("square", lambda: x**2), ("reversed", lambda: np.exp(x[::-1])),
                             ("slices", lambda: x[1:] - x[:-1]), ("same", lambda: x * x),
                             ("scalar", lambda: x * s), ("number", lambda: 2.0 * x),
-                            ("constants", lambda: x * np.arange(40.0))]:
+                            ("constants", lambda: x * np.arange(40.0)),
+                            ("rows", lambda: x.reshape(4, 10) + x[:10]),
+                            ("bias", lambda: x[10:].reshape(3, 10) + x[:10]),
+                            ("constant rows", lambda: x.reshape(4, 10) * np.arange(10.0))]:
             before = len(t._runs())
             build()
             (runs[name],) = t._runs()[before:]
@@ -338,6 +346,11 @@ def test_runs_note_the_patterns_of_their_operands():
     constants = runs["constants"]
     assert constants[3] == 1 and constants[5] == 1      # 40 pooled constants in a row
     assert [t._constant(constants[4] + k) for k in range(40)] == list(np.arange(40.0))
+    # (first, count, a, a_step, b, b_step): rows are step 2 (their period
+    # is not in the tuple)
+    assert runs["rows"][3] == 1 and runs["rows"][4:] == (0, 2)
+    assert runs["bias"][2:] == (10, 1, 0, 2)
+    assert runs["constant rows"][3] == 1 and runs["constant rows"][5] == 2
 
 
 @pytest.mark.parametrize("allowed", [True, False])
