@@ -178,13 +178,15 @@ Arrays (_array.pxi, _array_numpy.pxi)
     1.9 and 1.6 with the dispatch per entry).
     A run also notes its operands' pattern (``Run.a``/``a_step``, found by
     ``add_run`` or passed by the recorder that knows it): a slice of
-    entries or of the pool (step 1), one operand for all (step 0), or none.
+    entries or of the pool (step 1), one operand for all (step 0), a row
+    repeated over the rows of a matrix (step 2, a bias broadcast), or none.
     With patterns, recording and the forward sweep run the rule over the
     operands in place (no gather), and the reverse sweep streams them
     through branch-free loops (``binary_reverse_slice`` in _ops.pxi.tp)
     that GCC vectorizes; every adjoint still receives its contributions in
     the entry-by-entry order (distinct targets, the same slice twice in
-    one iteration, one operand for all summed from the last entry down;
+    one iteration, one operand for all summed from the last entry down, a
+    repeated row's adjoints a row at a time from the last row up;
     overlapping slices such as ``x[1:] * x[:-1]`` keep the indexed loop),
     so the results stay bit for bit those of the entry-by-entry sweep.
     Measured on Rosenbrock at n = 10**4 (one process, medians): forward
