@@ -290,6 +290,19 @@ cdef void add_into(const Factor* f, const double* x, count_t size, value_t* adj)
             adj[c] += x[p]
 
 
+cdef void add_outer(const double* g, View B, count_t m, count_t k,
+                    value_t* adj_a) noexcept nogil:
+    """adj_a[i*k + l] += g[i] * B[l, 0] by times: what matrix_product(G,
+    B^T) with its careful recomputation and add_into give for a G of one
+    column (each element one product, an exact zero times inf zero)."""
+    cdef count_t i, l
+    cdef double gi
+    for i in range(m):
+        gi = g[i]
+        for l in range(k):
+            adj_a[i * k + l] += times(gi, at(B, l, 0))
+
+
 cdef bint product_reverse(const TapeArrays* t, const Product* P, const value_t* v,
                           value_t* adj) noexcept nogil:
     """All of P's entries of the reverse sweep: dA = G B^T and dB = A^T G
@@ -313,12 +326,19 @@ cdef bint product_reverse(const TapeArrays* t, const Product* P, const value_t* 
     if not factor_view(&P.b, k, n, v, t.consts, &B, &buffer_b):
         free(buffer_a)
         return False
-    if has_a:
+    # With one column (a sum is A @ ones), dA = G B^T is an outer product:
+    # one multiplication an element, added straight into A's adjoints when
+    # A is a run of entries, without a work buffer (the 8 MB one of a sum
+    # of 10**6 elements was fresh pages at every sweep).
+    cdef bint outer_a = has_a and n == 1 and P.a.run >= 0
+    if has_a and not outer_a:
         da = <double*>malloc(max(m * k, 1) * sizeof(double))
     if has_b:
         db = <double*>malloc(max(k * n, 1) * sizeof(double))
-    if (da != NULL or not has_a) and (db != NULL or not has_b):
-        if has_a:
+    if (da != NULL or not has_a or outer_a) and (db != NULL or not has_b):
+        if outer_a:
+            add_outer(G.data, B, m, k, adj + P.a.run)
+        elif has_a:
             matrix_product(G, flipped(B), m, k, n, da, k, True)
             add_into(&P.a, da, m * k, adj)
         if has_b:

@@ -369,3 +369,23 @@ def test_a_jacobian_row_starting_inside_a_run(allowed):
     expected[:, 0] += np.sin(x0 * x0[::-1])
     expected[:, 1:] += x0[:, None]
     close(J, expected)
+
+
+def test_the_adjoint_of_a_matrix_vector_product_is_an_exact_outer_product():
+    # dA = G B^T for a column B (and a sum, A @ ones): each element one
+    # product, an exact zero times inf or nan zero, as element by element
+    v = np.array([0.0, 1.0, -2.5, np.inf, 3.0, -0.0, 1e300, np.nan] * 30)     # 240
+    weights = np.array([1.0, 0.0, np.inf, -2.0, np.nan])
+
+    def f(m):
+        return np.sum((m @ v) * weights) + 2.0 * np.sum(m)
+
+    m0 = np.linspace(-1.0, 1.0, 5 * 240).reshape(5, 240)
+    with np.errstate(all="ignore"):
+        g = fastad.grad(f)(m0)
+        F = fastad.trace(f, m0)
+        g_replay = F.grad(m0)
+        products = weights[:, None] * v[None, :]
+        expected = np.where((weights[:, None] == 0) | (v[None, :] == 0), 0.0, products) + 2.0
+    assert same_bits(g, expected)
+    assert same_bits(g_replay, expected)
