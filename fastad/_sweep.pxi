@@ -287,25 +287,48 @@ cdef inline void reverse_run(const TapeArrays* t, const Run* run, const value_t*
             unary_reverse_slice(op, v + run.a, v + first, adj + first, adj + run.a, n)
         else:
             unary_reverse_run(op, t.arg0, v, adj, first, last)
-    elif entry_kind(op) == KIND_VV and run.a == run.b and run.a_step == 1 and run.b_step == 1:
+        return
+    kind = entry_kind(op)
+    if kind == KIND_VV and run.a == run.b and run.a_step == 1 and run.b_step == 1:
         binary_reverse_same(op, v + run.a, v + first, adj + first, adj + run.a, n)
-    elif rows_apart(run, entry_kind(op), n):
-        kind = entry_kind(op)
-        binary_reverse_rows(
-            binary_base(op), (<const value_t*>t.consts if kind == KIND_CV else v) + run.a,
-            run.a_step == 2, (<const value_t*>t.consts if kind == KIND_VC else v) + run.b,
-            v + first, adj + first, NULL if kind == KIND_CV else adj + run.a,
-            NULL if kind == KIND_VC else adj + run.b, n // row_length(run),
-            row_length(run))
-    elif slices_apart(run, entry_kind(op), n):
-        binary_reverse_slice(
-            binary_base(op), (<const value_t*>t.consts if entry_kind(op) == KIND_CV else v) + run.a,
-            run.a_step == 0, (<const value_t*>t.consts if entry_kind(op) == KIND_VC else v) + run.b,
-            run.b_step == 0, v + first, adj + first,
-            NULL if entry_kind(op) == KIND_CV else adj + run.a,
-            NULL if entry_kind(op) == KIND_VC else adj + run.b, n)
+    elif rows_apart(run, kind, n):
+        reverse_rows(binary_base(op), operand_values(t, v, kind, True) + run.a, run.a_step == 2,
+                     operand_values(t, v, kind, False) + run.b, v + first, adj + first,
+                     NULL if kind == KIND_CV else adj + run.a,
+                     NULL if kind == KIND_VC else adj + run.b, n, row_length(run))
+    elif slices_apart(run, kind, n):
+        binary_reverse_slice(binary_base(op), operand_values(t, v, kind, True) + run.a,
+                             run.a_step == 0, operand_values(t, v, kind, False) + run.b,
+                             run.b_step == 0, v + first, adj + first,
+                             NULL if kind == KIND_CV else adj + run.a,
+                             NULL if kind == KIND_VC else adj + run.b, n)
     else:
         binary_reverse_run(op, t.arg0, t.arg1, v, t.consts, adj, first, last)
+
+
+cdef inline const value_t* operand_values(const TapeArrays* t, const value_t* v, int kind,
+                                          bint first_operand) noexcept nogil:
+    """Where an operand of a binary entry of this kind has its values: the
+    pool for a constant (the first of CV, the second of VC), else v."""
+    if kind == (KIND_CV if first_operand else KIND_VC):
+        return t.consts
+    return v
+
+
+cdef void reverse_rows(int vv_op, const value_t* a, bint a_rows, const value_t* b,
+                       const value_t* y, const value_t* g, value_t* adj_a, value_t* adj_b,
+                       count_t n, count_t period) noexcept nogil:
+    """binary_reverse_slice a row at a time from the last row up, where one
+    operand is a row of `period` repeated (a_rows: a) and the other a
+    slice: each of the row's adjoints takes one contribution a row, in the
+    entry-by-entry order."""
+    cdef count_t start = n - period
+    while start >= 0:
+        binary_reverse_slice(
+            vv_op, a + (0 if a_rows else start), False, b + (start if a_rows else 0), False,
+            y + start, g + start, NULL if adj_a == NULL else adj_a + (0 if a_rows else start),
+            NULL if adj_b == NULL else adj_b + (start if a_rows else 0), period)
+        start -= period
 
 
 cdef inline bint streamed(int step) noexcept nogil:
@@ -562,14 +585,14 @@ cdef void forward_run(const TapeArrays* t, const Run* run, count_t count,
         return
     if (kind != KIND_UNARY and streamed(run.a_step) and streamed(run.b_step)
             and run.a_step + run.b_step > 0):
-        binary_values(op - kind, (t.consts if kind == KIND_CV else v) + run.a, run.a_step == 0,
-                      (t.consts if kind == KIND_VC else v) + run.b, run.b_step == 0,
+        binary_values(op - kind, operand_values(t, v, kind, True) + run.a, run.a_step == 0,
+                      operand_values(t, v, kind, False) + run.b, run.b_step == 0,
                       v + first, count)
         return
     if kind != KIND_UNARY and ((run.a_step == 2 and run.b_step == 1)
                                or (run.a_step == 1 and run.b_step == 2)):
-        forward_rows(op - kind, (t.consts if kind == KIND_CV else v) + run.a, run.a_step == 2,
-                     (t.consts if kind == KIND_VC else v) + run.b, v + first, count,
+        forward_rows(op - kind, operand_values(t, v, kind, True) + run.a, run.a_step == 2,
+                     operand_values(t, v, kind, False) + run.b, v + first, count,
                      row_length(run))
         return
     start = first
@@ -579,8 +602,8 @@ cdef void forward_run(const TapeArrays* t, const Run* run, count_t count,
             gather_operand(t.arg0 + start, v, n, a)
             unary_values(op, a, v + start, n)
         else:
-            gather_operand(t.arg0 + start, t.consts if kind == KIND_CV else v, n, a)
-            gather_operand(t.arg1 + start, t.consts if kind == KIND_VC else v, n, b)
+            gather_operand(t.arg0 + start, operand_values(t, v, kind, True), n, a)
+            gather_operand(t.arg1 + start, operand_values(t, v, kind, False), n, b)
             binary_values(op - kind, a, False, b, False, v + start, n)
         start += n
 
